@@ -1,0 +1,7 @@
+import type { HookContext } from '../../src/index.js';
+
+/** Message counts per room: `{ rooms: [{ room, messages }], total }`. */
+export async function stats(ctx: HookContext) {
+  const rooms = (await ctx.db.query('SELECT room, COUNT(*) AS messages FROM messages GROUP BY room ORDER BY room')) as Array<{ room: string; messages: number }>;
+  return { rooms, total: rooms.reduce((n, r) => n + r.messages, 0) };
+}

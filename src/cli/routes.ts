@@ -1,0 +1,42 @@
+import { compileManifestFile } from '../compile/table.js';
+import { formatDiagnostic } from '../manifest/diagnostics.js';
+import { defaultPlugins } from '../plugins.js';
+import { parseVerbArgs } from './args.js';
+import { EXIT, type CliIo } from './io.js';
+
+export const routesHelp = `Usage: sockey routes [sockey.yaml] [--json]
+
+Prints the compiled route table, built-in routes included.
+
+Options:
+  --json      print JSON instead of a table
+  -h, --help  show this help
+`;
+
+export async function routesCommand(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseVerbArgs(argv, { json: { type: 'boolean' } });
+  if (values.help) {
+    io.stdout(routesHelp);
+    return EXIT.OK;
+  }
+  const file = positionals[0] ?? 'sockey.yaml';
+  const builtins = defaultPlugins().find((p) => p.builtins)?.builtins;
+  const result = await compileManifestFile(file, io.cwd, { env: io.env, strictEnv: false, builtins });
+  if (!result.table) {
+    for (const d of result.diagnostics) io.stderr(formatDiagnostic(d) + '\n');
+    return EXIT.PROBLEMS;
+  }
+  const summaries = [...result.table.routes.values()].map((r) => r.summary);
+  if (values.json) {
+    io.stdout(JSON.stringify(summaries, null, 2) + '\n');
+    return EXIT.OK;
+  }
+  const rows = [['EVENT', 'AUTH', 'ACTION', 'EMIT', 'PARAMS', 'EXTRA']];
+  for (const s of summaries) {
+    const extra = [...s.timers.map((t) => `timer ${t}`), s.rateLimit ? `rate ${s.rateLimit}` : ''].filter(Boolean).join('; ');
+    rows.push([s.event + (s.builtin ? ' (built-in)' : ''), s.auth, s.action, s.emit, s.params.join(',') || '-', extra || '-']);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const r of rows) io.stdout(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ') + '\n');
+  return EXIT.OK;
+}

@@ -1,0 +1,64 @@
+import { ManifestError, formatDiagnostic } from '../manifest/diagnostics.js';
+import { defaultPlugins } from '../plugins.js';
+import { createLogger, type LogFormat } from '../runtime/logger.js';
+import { SockeyServer } from '../runtime/server.js';
+import { parsePort, parseVerbArgs } from './args.js';
+import { EXIT, UserError, type CliIo } from './io.js';
+
+export const serveHelp = `Usage: sockey serve [sockey.yaml] [--port N] [--host H] [--log pretty|json]
+
+Serves the manifest over socket.io. SIGINT/SIGTERM close sockets and the
+database cleanly.
+
+Options:
+  --port N           listen on N (overrides server.port and SOCKEY_PORT; 0 = any free port)
+  --host H           listen on H (default: all interfaces)
+  --log pretty|json  log format on stderr (default pretty)
+  -h, --help         show this help
+`;
+
+export async function serveCommand(argv: string[], io: CliIo, signal?: AbortSignal): Promise<number> {
+  const { values, positionals } = parseVerbArgs(argv, {
+    port: { type: 'string', short: 'p' },
+    host: { type: 'string' },
+    log: { type: 'string' },
+  });
+  if (values.help) {
+    io.stdout(serveHelp);
+    return EXIT.OK;
+  }
+  if (values.log !== undefined && values.log !== 'pretty' && values.log !== 'json') throw new UserError(`--log must be pretty or json, got "${values.log}"`);
+  const log = createLogger({ format: values.log as LogFormat | undefined });
+  let server: SockeyServer;
+  try {
+    server = await SockeyServer.start({
+      manifest: positionals[0] ?? 'sockey.yaml',
+      cwd: io.cwd,
+      env: io.env,
+      port: parsePort(values.port),
+      host: values.host,
+      log,
+      plugins: defaultPlugins(),
+    });
+  } catch (e) {
+    if (e instanceof ManifestError) {
+      for (const d of e.diagnostics) io.stderr(formatDiagnostic(d) + '\n');
+      return EXIT.PROBLEMS;
+    }
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'EADDRINUSE') throw new UserError(`port ${values.port ?? 'configured'} is already in use`, EXIT.PROBLEMS);
+    throw new UserError(`cannot start: ${err.message}`, EXIT.PROBLEMS);
+  }
+  await new Promise<void>((resolve) => {
+    const stop = (why: string) => {
+      log.info(`${why}: closing`);
+      resolve();
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    signal?.addEventListener('abort', () => stop('abort'), { once: true });
+  });
+  await server.close();
+  log.info('closed');
+  return EXIT.OK;
+}

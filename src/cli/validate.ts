@@ -1,0 +1,88 @@
+import { compileManifestFile } from '../compile/table.js';
+import { openDatabase } from '../db/open.js';
+import { migrate } from '../db/migrate.js';
+import { SqliteDriver } from '../db/sqlite.js';
+import type { Driver } from '../db/driver.js';
+import { formatDiagnostic, hasErrors, type Diagnostic } from '../manifest/diagnostics.js';
+import { DiagnosticSink } from '../manifest/load.js';
+import { defaultPlugins } from '../plugins.js';
+import { parseVerbArgs } from './args.js';
+import { EXIT, type CliIo } from './io.js';
+import { existsSync } from 'node:fs';
+
+export const validateHelp = `Usage: sockey validate [sockey.yaml] [--db]
+
+Checks a manifest: YAML syntax, the JSON Schema, then what a schema cannot
+(SQL parameters, templates, durations, hooks, emit targets). Prints every
+problem as file:line:col path: message and exits 1, or a summary and exits 0.
+
+Options:
+  --db        also prepare every SQL statement against the configured database
+  -h, --help  show this help
+`;
+
+export async function validateCommand(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseVerbArgs(argv, { db: { type: 'boolean' } });
+  if (values.help) {
+    io.stdout(validateHelp);
+    return EXIT.OK;
+  }
+  const file = positionals[0] ?? 'sockey.yaml';
+  const plugins = defaultPlugins();
+  const builtins = plugins.find((p) => p.builtins)?.builtins;
+  const result = await compileManifestFile(file, io.cwd, { env: io.env, strictEnv: Boolean(values.db), builtins });
+  const diagnostics: Diagnostic[] = [...result.diagnostics];
+  if (values.db && result.table && result.source && result.settings) {
+    const sink = new DiagnosticSink(result.source);
+    await checkStatements(result, sink, plugins);
+    diagnostics.push(...sink.list);
+  }
+  for (const d of diagnostics) io.stderr(formatDiagnostic(d) + '\n');
+  const errors = diagnostics.filter((d) => d.severity === 'error').length;
+  if (errors > 0 || hasErrors(diagnostics) || !result.table) {
+    io.stderr(`${file}: ${errors} problem${errors === 1 ? '' : 's'}\n`);
+    return EXIT.PROBLEMS;
+  }
+  const routes = [...result.table.routes.values()];
+  const user = routes.filter((r) => !r.builtin).length;
+  io.stdout(`${file}: ok (${user} route${user === 1 ? '' : 's'}${routes.length > user ? ` + ${routes.length - user} built-in` : ''}, ${result.table.settings.database.driver}${values.db ? ', SQL checked against the database' : ''})\n`);
+  return EXIT.OK;
+}
+
+/** Prepares every statement. SQLite: schema files applied in a transaction that is rolled back. */
+async function checkStatements(result: Awaited<ReturnType<typeof compileManifestFile>>, sink: DiagnosticSink, plugins: ReturnType<typeof defaultPlugins>): Promise<void> {
+  const settings = result.settings!;
+  const table = result.table!;
+  let db: Driver;
+  try {
+    db = settings.database.driver === 'sqlite' ? new SqliteDriver(existsSync(settings.database.file) || settings.database.file === ':memory:' ? settings.database.file : ':memory:') : openDatabase(settings.database);
+  } catch (e) {
+    sink.error('DB', ['database'], `cannot open the database: ${(e as Error).message}`, { at: 'key' });
+    return;
+  }
+  const schemaFiles = [...plugins.flatMap((p) => p.schemaFiles?.(db.dialect, { authEnabled: settings.auth.enabled }) ?? []), ...settings.database.schema];
+  const checkAll = async () => {
+    for (const s of table.statements) {
+      try {
+        await db.check(s.text);
+      } catch (e) {
+        const builtin = table.routes.get(s.event)?.builtin;
+        sink.error('DB', builtin ? ['auth'] : s.path, `the database rejects this statement: ${(e as Error).message}`);
+      }
+    }
+  };
+  try {
+    if (db instanceof SqliteDriver) {
+      await db.dryRun(async () => {
+        await migrate(db, schemaFiles);
+        await checkAll();
+      });
+    } else {
+      await checkAll();
+    }
+  } catch (e) {
+    sink.error('DB', ['database'], `database check failed: ${(e as Error).message}`, { at: 'key' });
+  } finally {
+    await db.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,65 @@
+import type { DirectiveContext } from '../directives/context.js';
+import { compileAction } from '../directives/action.js';
+import { compileEmit } from '../directives/emit.js';
+import type { LoadedHook } from '../directives/hook-loader.js';
+import { compileParams } from '../directives/params.js';
+import { compileRateLimit } from '../directives/rate-limit.js';
+import { compileStringTemplate } from '../directives/template.js';
+import { compileTimers } from '../directives/timers.js';
+import { parseDuration } from './duration.js';
+import type { RawRoute } from '../manifest/types.js';
+import type { SharedQuery } from '../runtime/hook-context.js';
+import type { RateLimiter, Route } from './types.js';
+
+export interface RouteInputs {
+  hooks: ReadonlyMap<string, LoadedHook>;
+  query: SharedQuery;
+  /** Extra text that decides whether the route changed (contents of its SQL/hook files). */
+  fingerprintExtra: string;
+}
+
+/** Directives in, one frozen Route out. Problems go to ctx.sink. */
+export function compileRoute(event: string, raw: RawRoute, base: Omit<DirectiveContext, 'auth' | 'paramNames' | 'event'>, inputs: RouteInputs): { route: Route; statements: string[] } {
+  const auth = raw.auth ?? 'none';
+  const ctx0: DirectiveContext = { ...base, event, auth, paramNames: null };
+  const params = compileParams(raw.params, ctx0);
+  const ctx: DirectiveContext = { ...ctx0, paramNames: params.names };
+  const { action, kind, statements } = compileAction(raw, ctx, inputs.hooks, inputs.query);
+  const emit = compileEmit(raw.emit, ctx);
+  const rooms = (v: string | string[] | undefined, key: 'join' | 'leave') =>
+    v === undefined ? [] : (Array.isArray(v) ? v : [v]).map((t, i) => compileStringTemplate(t, ctx, Array.isArray(v) ? [...ctx.at, key, i] : [...ctx.at, key]));
+  const timers = compileTimers(raw.timers, ctx, inputs.hooks, inputs.query);
+  let rateLimit: RateLimiter | undefined;
+  const limit = raw.rateLimit ? { count: raw.rateLimit.count, perMs: parseDuration(raw.rateLimit.per) } : base.settings.server.rateLimit;
+  if (limit && limit.perMs === undefined) ctx.sink.error('DURATION', [...ctx.at, 'rateLimit', 'per'], `"${String(raw.rateLimit?.per)}" is not a duration`);
+  else if (limit && limit.perMs! > 0) rateLimit = compileRateLimit({ count: limit.count, perMs: limit.perMs! });
+  const { data, error } = base.settings.socket;
+  const route: Route = {
+    event,
+    description: raw.description,
+    builtin: base.builtin,
+    auth,
+    dataEvent: event + data,
+    errorEvent: event + error,
+    validate: params.validate,
+    action,
+    emit,
+    join: rooms(raw.join, 'join'),
+    leave: rooms(raw.leave, 'leave'),
+    rateLimit,
+    timers,
+    summary: {
+      event,
+      builtin: base.builtin,
+      auth,
+      action: kind,
+      emit: emit.describe,
+      params: params.summary,
+      timers: timers.map((t) => `${t.kind} ${t.ms}ms -> ${t.emit.describe}`),
+      rateLimit: rateLimit ? `${rateLimit.count}/${rateLimit.perMs}ms` : undefined,
+      description: raw.description,
+    },
+    fingerprint: JSON.stringify(raw, (_k, v) => (typeof v === 'function' ? `fn:${v.name}` : v)) + inputs.fingerprintExtra,
+  };
+  return { route: Object.freeze(route), statements };
+}

@@ -1,0 +1,155 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+import type { Driver } from '../db/driver.js';
+import type { DirectiveContext } from '../directives/context.js';
+import { HookLoader, type LoadedHook } from '../directives/hook-loader.js';
+import { hasErrors, type Diagnostic, type ManifestPath } from '../manifest/diagnostics.js';
+import { DiagnosticSink, loadManifest, type ManifestSource } from '../manifest/load.js';
+import { checkSchema } from '../manifest/schema.js';
+import { resolveSettings, type Settings } from '../manifest/settings.js';
+import type { RawAction, RawManifest, RawRoute } from '../manifest/types.js';
+import { createHookQuery } from '../runtime/hook-context.js';
+import { compileRoute } from './route.js';
+import type { Route } from './types.js';
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => void;
+
+/** socket.io reserves these names; a route cannot use them. */
+export const RESERVED_EVENTS = new Set(['connect', 'connect_error', 'disconnect', 'disconnecting', 'newListener', 'removeListener']);
+
+/** Routes that ship with sockey (the auth route), compiled like user routes. */
+export interface BuiltinRoutes {
+  /** Manifest path the built-ins' problems point at (e.g. ['auth']). */
+  at: ManifestPath;
+  routes: Record<string, RawRoute>;
+}
+
+export type BuiltinProvider = (settings: Settings, driver: Driver | undefined) => BuiltinRoutes | undefined;
+
+export interface CompileOptions {
+  /** The open database; absent when only validating. */
+  driver?: Driver;
+  env?: NodeJS.ProcessEnv;
+  /** Missing {{env.X}} are errors (serve) or warnings (validate). */
+  strictEnv?: boolean;
+  builtins?: BuiltinProvider;
+}
+
+/** A manifest compiled: one immutable table of routes, swapped whole on reload. */
+export interface RouteTable {
+  readonly routes: ReadonlyMap<string, Route>;
+  readonly settings: Settings;
+  /** Files a watcher should watch: the manifest, SQL files, hook modules and what they import. */
+  readonly files: readonly string[];
+  /** Every SQL statement (with `?` placeholders) and where it is declared, for `validate --db`. */
+  readonly statements: ReadonlyArray<{ event: string; path: ManifestPath; text: string }>;
+}
+
+export interface CompileResult {
+  table?: RouteTable;
+  settings?: Settings;
+  source?: ManifestSource;
+  diagnostics: Diagnostic[];
+}
+
+export async function compileManifestFile(file: string, cwd: string, options: CompileOptions = {}): Promise<CompileResult> {
+  const loaded = loadManifest(file, cwd);
+  if (!loaded.source || hasErrors(loaded.diagnostics)) return { diagnostics: loaded.diagnostics, source: loaded.source };
+  const result = await compileSource(loaded.source, options);
+  return { ...result, diagnostics: [...loaded.diagnostics, ...result.diagnostics] };
+}
+
+/** Only settings (for opening the database before compiling routes). */
+export function readSettings(source: ManifestSource, options: CompileOptions = {}): { settings?: Settings; diagnostics: Diagnostic[] } {
+  const sink = new DiagnosticSink(source);
+  if (!checkSchema(source.data, sink)) return { diagnostics: sink.list };
+  const settings = resolveSettings(source.data as RawManifest, source.dir, options.env ?? process.env, sink, options.strictEnv ?? true);
+  return { settings, diagnostics: sink.list };
+}
+
+export async function compileSource(source: ManifestSource, options: CompileOptions = {}): Promise<CompileResult> {
+  const sink = new DiagnosticSink(source);
+  if (!checkSchema(source.data, sink)) return { diagnostics: sink.list, source };
+  const manifest = source.data as RawManifest;
+  const settings = resolveSettings(manifest, source.dir, options.env ?? process.env, sink, options.strictEnv ?? true);
+  const files = new Set<string>([source.absPath, ...settings.database.schema]);
+
+  const userRoutes = manifest.routes ?? {};
+  const builtins = options.builtins?.(settings, options.driver);
+  const entries: Array<{ event: string; raw: RawRoute; at: ManifestPath; builtin: boolean }> = [];
+  for (const [event, raw] of Object.entries(builtins?.routes ?? {})) entries.push({ event, raw, at: builtins!.at, builtin: true });
+  for (const [event, raw] of Object.entries(userRoutes)) {
+    const at = ['routes', event];
+    if (RESERVED_EVENTS.has(event)) sink.error('RESERVED_EVENT', at, `"${event}" is reserved by socket.io; choose another event name`, { at: 'key' });
+    else if (builtins?.routes[event]) sink.error('RESERVED_EVENT', at, `"${event}" is the built-in auth event; rename auth.event or this route`, { at: 'key' });
+    entries.push({ event, raw: readSqlFiles(raw, source.dir, at, sink, files), at, builtin: false });
+  }
+
+  const loader = new HookLoader(source.dir);
+  const hooks = await loadHooks(entries.map((e) => e.raw), loader);
+  for (const f of loader.files) files.add(f);
+
+  const ajv = new Ajv2020({ useDefaults: true, allErrors: true, strict: false, coerceTypes: false });
+  addFormats(ajv);
+  const query = createHookQuery(options.driver);
+  const base: Omit<DirectiveContext, 'auth' | 'paramNames' | 'event' | 'at' | 'builtin'> = { sink, settings, dialect: settings.database.driver, db: options.driver, hooks: loader, ajv };
+  const routes = new Map<string, Route>();
+  const statements: Array<{ event: string; path: ManifestPath; text: string }> = [];
+  for (const { event, raw, at, builtin } of entries) {
+    if (routes.has(event)) continue;
+    const { route, statements: texts } = compileRoute(event, raw, { ...base, at, builtin }, { hooks, query, fingerprintExtra: hookFingerprint(raw, loader) });
+    routes.set(event, route);
+    for (const text of texts) statements.push({ event, path: [...at, 'sql'], text });
+  }
+  if (hasErrors(sink.list)) return { diagnostics: sink.list, settings, source };
+  return { table: Object.freeze({ routes, settings, files: [...files], statements }), settings, diagnostics: sink.list, source };
+}
+
+/** A `sql:` that is a path ending in .sql is read from that file (relative to the manifest). */
+function readSqlFiles(raw: RawRoute, dir: string, at: ManifestPath, sink: DiagnosticSink, files: Set<string>): RawRoute {
+  const read = (sql: string | string[] | undefined, p: ManifestPath): string | string[] | undefined => {
+    if (sql === undefined) return undefined;
+    if (Array.isArray(sql)) return sql.map((s, i) => read(s, [...p, i]) as string);
+    if (!/^[^\s;]+\.sql$/i.test(sql)) return sql;
+    const file = path.resolve(dir, sql);
+    files.add(file);
+    try {
+      return readFileSync(file, 'utf8').trim().replace(/;\s*$/, '');
+    } catch {
+      sink.error('FILE_NOT_FOUND', p, `SQL file ${sql} cannot be read`);
+      return 'SELECT NULL';
+    }
+  };
+  const withTimers = raw.timers?.map((t, i) => ({ ...t, sql: read(t.sql, [...at, 'timers', i, 'sql']) }));
+  return { ...raw, sql: read(raw.sql, [...at, 'sql']), ...(withTimers ? { timers: withTimers } : {}) };
+}
+
+async function loadHooks(raws: RawRoute[], loader: HookLoader): Promise<Map<string, LoadedHook>> {
+  const specs = new Set<string>();
+  const add = (a: RawAction) => {
+    if (typeof a.hook === 'string') specs.add(a.hook);
+  };
+  for (const raw of raws) {
+    add(raw);
+    raw.timers?.forEach(add);
+  }
+  const hooks = new Map<string, LoadedHook>();
+  await Promise.all([...specs].map(async (spec) => hooks.set(spec, await loader.load(spec))));
+  return hooks;
+}
+
+/** A route changes when its hook module's source changes, not only its manifest entry. */
+function hookFingerprint(raw: RawRoute, loader: HookLoader): string {
+  const specs = [raw.hook, ...(raw.timers ?? []).map((t) => t.hook)].filter((h): h is string => typeof h === 'string');
+  return specs
+    .map((spec) => {
+      try {
+        return readFileSync(loader.resolve(spec).file, 'utf8');
+      } catch {
+        return '';
+      }
+    })
+    .join('\0');
+}

@@ -1,0 +1,121 @@
+import Mustache from 'mustache';
+
+/** What templates render over: `{ params, auth, res, event }`. */
+export type TemplateView = Record<string, unknown>;
+
+export interface CompiledTemplate {
+  render(view: TemplateView): string;
+  /** Dotted names the template reads (`params.room`), for checks. */
+  names: string[];
+  /** True when the text has no tags: render returns it unchanged. */
+  constant: boolean;
+}
+
+// One writer for all templates; parsing happens at compile time only.
+const writer = new Mustache.Writer();
+// Templates fill JSON, event and room names, not HTML: no escaping.
+const config = { escape: (value: unknown) => String(value) };
+
+type Token = [string, string, number, number, Token[]?, number?];
+
+/** Parses once; throws mustache's error when the template is malformed. */
+export function compileTemplate(text: string): CompiledTemplate {
+  const tokens = writer.parse(text) as unknown as Token[];
+  const names: string[] = [];
+  collectNames(tokens, names);
+  if (tokens.every((t) => t[0] === 'text')) {
+    return { render: () => text, names, constant: true };
+  }
+  return {
+    render: (view) => writer.renderTokens(tokens as never, new Mustache.Context(view), undefined, text, config as never),
+    names,
+    constant: false,
+  };
+}
+
+function collectNames(tokens: Token[], out: string[]): void {
+  for (const t of tokens) {
+    if (t[0] === 'name' || t[0] === '&' || t[0] === '#' || t[0] === '^') out.push(t[1]);
+    if (t[4]) collectNames(t[4], out);
+  }
+}
+
+const EXACT = /^\{\{\{?\s*([A-Za-z_$][\w$]*(?:\.[\w$]+)*)\s*\}?\}\}$/;
+
+/** Reads a dotted path from the view (`res.0.id` works on arrays). */
+export function lookup(view: TemplateView, dotted: string): unknown {
+  let v: unknown = view;
+  for (const key of dotted.split('.')) {
+    if (v === null || v === undefined) return undefined;
+    v = (v as Record<string, unknown>)[key];
+  }
+  return v;
+}
+
+function compileLookup(dotted: string): (view: TemplateView) => unknown {
+  const keys = dotted.split('.');
+  return (view) => {
+    let v: unknown = view;
+    for (const key of keys) {
+      if (v === null || v === undefined) return null;
+      v = (v as Record<string, unknown>)[key];
+    }
+    return v === undefined ? null : v;
+  };
+}
+
+export interface CompiledValue {
+  render(view: TemplateView): unknown;
+  names: string[];
+  constant: boolean;
+}
+
+/**
+ * A reply template: every string leaf is a mustache template; a leaf that is
+ * exactly `{{name}}` keeps the value's type. `onError` gets a leaf's path and error.
+ */
+export function compileValueTemplate(value: unknown, onError: (path: (string | number)[], e: Error) => void, at: (string | number)[] = []): CompiledValue {
+  if (typeof value === 'string') {
+    const exact = EXACT.exec(value);
+    if (exact) return { render: compileLookup(exact[1]!), names: [exact[1]!], constant: false };
+    try {
+      const t = compileTemplate(value);
+      return { render: t.render, names: t.names, constant: t.constant };
+    } catch (e) {
+      onError(at, e as Error);
+      return { render: () => value, names: [], constant: true };
+    }
+  }
+  if (Array.isArray(value)) {
+    const items = value.map((v, i) => compileValueTemplate(v, onError, [...at, i]));
+    if (items.every((i) => i.constant)) return constantValue(value, items);
+    return { render: (view) => items.map((i) => i.render(view)), names: items.flatMap((i) => i.names), constant: false };
+  }
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value).map(([k, v]) => [k, compileValueTemplate(v, onError, [...at, k])] as const);
+    if (entries.every(([, c]) => c.constant)) return constantValue(value, entries.map(([, c]) => c));
+    return {
+      render: (view) => {
+        const out: Record<string, unknown> = {};
+        for (const [k, c] of entries) out[k] = c.render(view);
+        return out;
+      },
+      names: entries.flatMap(([, c]) => c.names),
+      constant: false,
+    };
+  }
+  return { render: () => value, names: [], constant: true };
+}
+
+function constantValue(value: unknown, parts: CompiledValue[]): CompiledValue {
+  const frozen = deepFreeze(value);
+  return { render: () => frozen, names: parts.flatMap((p) => p.names), constant: true };
+}
+
+function deepFreeze<T>(v: T): T {
+  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const child of Object.values(v)) deepFreeze(child);
+  }
+  return v;
+}

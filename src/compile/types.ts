@@ -1,0 +1,86 @@
+import type { Server, Socket } from 'socket.io';
+import type { Logger } from 'pino';
+import type { AuthMode } from '../manifest/types.js';
+import type { SocketState } from '../runtime/socket-state.js';
+
+/** The signed-in user of a message, or null. */
+export interface AuthUser {
+  id: number | string;
+  name: string;
+}
+
+/** One message being handled: what every compiled closure receives. */
+export interface Call {
+  event: string;
+  params: Record<string, unknown>;
+  auth: AuthUser | null;
+  socket: Socket;
+  state: SocketState;
+  io: Server;
+  log: Logger;
+  route: Route;
+}
+
+/** Produces the reply value (`res`) of a message. */
+export type Action = (call: Call) => unknown;
+
+export type Template = (call: Call, res?: unknown) => string;
+
+/** A compiled `emit:` value: who receives `_data`, computed once per route. */
+export interface EmitPlan {
+  to: 'self' | 'broadcast' | 'all' | 'room' | 'user';
+  exceptSelf: boolean;
+  room?: Template;
+  user?: Template;
+  /** Explicit event name; otherwise the route's event + the data suffix. */
+  event?: Template;
+  describe: string;
+}
+
+export interface TimerPlan {
+  kind: 'after' | 'every';
+  ms: number;
+  action: Action;
+  emit: EmitPlan;
+}
+
+export interface RateLimiter {
+  count: number;
+  perMs: number;
+  /** 0 when the call may go ahead, else milliseconds until it may. */
+  take(call: Pick<Call, 'state' | 'auth'>, now: number): number;
+}
+
+/** A route compiled once: everything a message needs, as closures. */
+export interface Route {
+  readonly event: string;
+  readonly description?: string;
+  readonly builtin: boolean;
+  readonly auth: AuthMode;
+  readonly dataEvent: string;
+  readonly errorEvent: string;
+  /** Checks and fills defaults; throws VALIDATION. */
+  readonly validate: (payload: unknown) => Record<string, unknown>;
+  readonly action: Action;
+  readonly emit: EmitPlan;
+  readonly join: readonly Template[];
+  readonly leave: readonly Template[];
+  readonly rateLimit?: RateLimiter;
+  readonly timers: readonly TimerPlan[];
+  /** What `sockey routes` prints. */
+  readonly summary: RouteSummary;
+  /** The route's manifest source (and of files it uses), to tell what a reload changed. */
+  readonly fingerprint: string;
+}
+
+export interface RouteSummary {
+  event: string;
+  builtin: boolean;
+  auth: AuthMode;
+  action: string;
+  emit: string;
+  params: string[];
+  timers: string[];
+  rateLimit?: string;
+  description?: string;
+}

@@ -1,0 +1,61 @@
+import { SockeyError } from '../runtime/errors.js';
+import type { Dialect } from './named-params.js';
+
+export type SqlValue = string | number | bigint | Buffer | null;
+
+/** Rows for a read, counts for a write. */
+export interface QueryResult {
+  rows?: Record<string, unknown>[];
+  affectedRows: number;
+  insertId: number | string | null;
+}
+
+export interface SqlStep {
+  /** SQL with `?` placeholders. */
+  text: string;
+  values: SqlValue[];
+}
+
+/** One small interface over the two databases sockey speaks to. */
+export interface Driver {
+  readonly dialect: Dialect;
+  /** For logs: never includes a password. */
+  readonly description: string;
+  run(text: string, values: SqlValue[]): QueryResult | Promise<QueryResult>;
+  /** All steps in one transaction; the last step's result. */
+  transaction(steps: SqlStep[]): QueryResult | Promise<QueryResult>;
+  /** A script of several statements (schema files). */
+  exec(script: string): Promise<void>;
+  /** Prepares a statement without running it, so typos are caught before deploy. */
+  check(text: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Values as the drivers bind them: no undefined, no booleans, objects as JSON. */
+export function toSqlValue(v: unknown): SqlValue {
+  if (v === undefined || v === null) return null;
+  switch (typeof v) {
+    case 'string':
+    case 'number':
+    case 'bigint':
+      return v;
+    case 'boolean':
+      return v ? 1 : 0;
+    default:
+      if (Buffer.isBuffer(v)) return v;
+      if (v instanceof Date) return v.toISOString();
+      return JSON.stringify(v);
+  }
+}
+
+/**
+ * The error a client sees for any database failure: no SQL text, no driver
+ * message. The driver's error stays in `cause` for the server log.
+ */
+export function dbError(cause: unknown): SockeyError {
+  const code = String((cause as { code?: unknown })?.code ?? '');
+  const constraint = /CONSTRAINT|DUP_ENTRY|ER_NO_REFERENCED_ROW|ER_ROW_IS_REFERENCED/.test(code);
+  const e = new SockeyError('DB_ERROR', constraint ? 'Database error: a constraint was violated.' : 'Database error.', constraint ? { reason: 'constraint' } : undefined);
+  (e as { cause?: unknown }).cause = cause;
+  return e;
+}

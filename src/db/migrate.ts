@@ -1,0 +1,27 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Driver } from './driver.js';
+
+/** The built-in tables of a driver (sql/<driver>/*.sql), shipped with the package. */
+export function builtinSchemaFiles(dialect: Driver['dialect'], authEnabled: boolean): string[] {
+  return authEnabled ? [fileURLToPath(new URL(`../../sql/${dialect}/auth.sql`, import.meta.url))] : [];
+}
+
+/**
+ * Applies schema files in order. They run every time, so they are written to
+ * be idempotent (CREATE TABLE IF NOT EXISTS), as the built-in ones are.
+ */
+export async function migrate(db: Driver, files: readonly string[]): Promise<string[]> {
+  const applied: string[] = [];
+  for (const file of files) {
+    const script = readFileSync(file, 'utf8');
+    if (script.trim() === '') continue;
+    try {
+      await db.exec(script);
+    } catch (e) {
+      throw new Error(`${file}: ${(e as Error).message}`);
+    }
+    applied.push(file);
+  }
+  return applied;
+}

@@ -1,0 +1,84 @@
+import mysql from 'mysql2/promise';
+import { dbError, type Driver, type QueryResult, type SqlStep, type SqlValue } from './driver.js';
+
+/** MySQL/MariaDB through a mysql2 pool; every statement runs as a server-side prepared statement. */
+export class MysqlDriver implements Driver {
+  readonly dialect = 'mysql' as const;
+  readonly description: string;
+  private readonly pool: mysql.Pool;
+
+  constructor(private readonly url: string, poolSize: number) {
+    this.pool = mysql.createPool({ uri: url, connectionLimit: poolSize, waitForConnections: true, maxIdle: poolSize, enableKeepAlive: true });
+    this.description = `mysql ${redact(url)}`;
+  }
+
+  async run(text: string, values: SqlValue[]): Promise<QueryResult> {
+    try {
+      const [result] = await this.pool.execute(text, values);
+      return toResult(result);
+    } catch (e) {
+      throw dbError(e);
+    }
+  }
+
+  async transaction(steps: SqlStep[]): Promise<QueryResult> {
+    let conn: mysql.PoolConnection | undefined;
+    try {
+      conn = await this.pool.getConnection();
+      await conn.beginTransaction();
+      let last: QueryResult = { affectedRows: 0, insertId: null };
+      for (const step of steps) {
+        const [result] = await conn.execute(step.text, step.values);
+        last = toResult(result);
+      }
+      await conn.commit();
+      return last;
+    } catch (e) {
+      if (conn) await conn.rollback().catch(() => undefined);
+      throw dbError(e);
+    } finally {
+      conn?.release();
+    }
+  }
+
+  async exec(script: string): Promise<void> {
+    // A connection of its own: only schema scripts may hold several statements.
+    const conn = await mysql.createConnection({ uri: this.url, multipleStatements: true });
+    try {
+      await conn.query(script);
+    } finally {
+      await conn.end();
+    }
+  }
+
+  async check(text: string): Promise<void> {
+    const conn = await this.pool.getConnection();
+    try {
+      const stmt = await conn.prepare(text);
+      await stmt.close();
+    } finally {
+      conn.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+function toResult(result: unknown): QueryResult {
+  if (Array.isArray(result)) return { rows: result as Record<string, unknown>[], affectedRows: 0, insertId: null };
+  const header = result as mysql.ResultSetHeader;
+  return { affectedRows: header.affectedRows, insertId: header.insertId ?? null };
+}
+
+/** The URL with its password replaced, for logs. */
+export function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'mysql (unparsable url)';
+  }
+}

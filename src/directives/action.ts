@@ -1,0 +1,55 @@
+import type { Action } from '../compile/types.js';
+import type { RawAction } from '../manifest/types.js';
+import type { SharedQuery } from '../runtime/hook-context.js';
+import type { DirectiveContext } from './context.js';
+import { compileHook } from './hook.js';
+import type { LoadedHook } from './hook-loader.js';
+import { compileSql } from './sql.js';
+import { compileReply } from './template.js';
+
+export interface CompiledAction {
+  action: Action;
+  kind: string;
+  statements: string[];
+}
+
+/**
+ * A route's (or a timer's) action: `sql` or `hook`, optionally shaped by a
+ * `reply` template over its result, or a `reply` alone.
+ */
+export function compileAction(raw: RawAction, ctx: DirectiveContext, hooks: ReadonlyMap<string, LoadedHook>, query: SharedQuery): CompiledAction {
+  const has = { sql: raw.sql !== undefined, hook: raw.hook !== undefined, reply: raw.reply !== undefined };
+  if (has.sql && has.hook) {
+    ctx.sink.error('ACTION', [...ctx.at, 'hook'], 'a route has one action: sql or hook, not both', { at: 'key' });
+  } else if (!has.sql && !has.hook && !has.reply) {
+    ctx.sink.error('ACTION', ctx.at, 'no action: give sql, hook or reply', { at: 'key' });
+  }
+  if (raw.result !== undefined && !has.sql) ctx.sink.error('ACTION', [...ctx.at, 'result'], 'result shapes sql results; this has no sql', { at: 'key' });
+
+  let base: Action | undefined;
+  let kind = 'reply';
+  let statements: string[] = [];
+  if (has.sql) {
+    const sql = compileSql(raw.sql!, raw.result, ctx);
+    base = sql.run;
+    statements = sql.statements;
+    kind = Array.isArray(raw.sql) ? `sql (${raw.sql.length} statements, one transaction)` : 'sql';
+  } else if (has.hook) {
+    const spec = raw.hook!;
+    base = compileHook(spec, typeof spec === 'string' ? hooks.get(spec) : undefined, query, ctx);
+    kind = typeof spec === 'string' ? `hook ${spec}` : `hook (built-in ${spec.builtin})`;
+  }
+  if (!has.reply) return { action: base ?? (() => null), kind, statements };
+
+  const reply = compileReply(raw.reply, ctx, [...ctx.at, 'reply']);
+  if (!base) return { action: (call) => reply(call, undefined), kind, statements };
+  const first = base;
+  return {
+    action: (call) => {
+      const r = first(call);
+      return r instanceof Promise ? r.then((res) => reply(call, res)) : reply(call, r);
+    },
+    kind: `${kind} + reply`,
+    statements,
+  };
+}

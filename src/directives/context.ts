@@ -1,0 +1,28 @@
+import type { Ajv2020 } from 'ajv/dist/2020.js';
+import type { Driver } from '../db/driver.js';
+import type { Dialect } from '../db/named-params.js';
+import type { ManifestPath } from '../manifest/diagnostics.js';
+import type { DiagnosticSink } from '../manifest/load.js';
+import type { Settings } from '../manifest/settings.js';
+import type { AuthMode } from '../manifest/types.js';
+import type { HookLoader } from './hook-loader.js';
+
+/** What a directive needs to check and compile its piece of one route. */
+export interface DirectiveContext {
+  event: string;
+  /** Manifest path of the route, or of the timer inside it. */
+  at: ManifestPath;
+  sink: DiagnosticSink;
+  settings: Settings;
+  dialect: Dialect;
+  /** Absent when only validating: actions that need it fail if ever run. */
+  db?: Driver;
+  auth: AuthMode;
+  /** Top-level param names the params schema declares; null when it cannot be known. */
+  paramNames: ReadonlySet<string> | null;
+  hooks: HookLoader;
+  ajv: Ajv2020;
+  builtin: boolean;
+}
+
+export const TEMPLATE_ROOTS = ['params', 'auth', 'res', 'event'] as const;

@@ -1,0 +1,60 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { tsImport } from 'tsx/esm/api';
+
+export interface LoadedHook {
+  fn?: (ctx: never) => unknown;
+  error?: string;
+}
+
+/**
+ * Loads hook modules (TypeScript or JavaScript) through tsx. Each loader is a
+ * fresh module namespace, so a reload really runs the new code.
+ */
+export class HookLoader {
+  private readonly modules = new Map<string, Promise<Record<string, unknown> | Error>>();
+  /** Every file the hooks imported, the app's own and below: what a watcher should watch. */
+  readonly files = new Set<string>();
+
+  constructor(private readonly dir: string) {}
+
+  /** Splits `./hooks/x.ts#name` into an absolute file and an export name (default: `default`). */
+  resolve(spec: string): { file: string; name: string } {
+    const hash = spec.lastIndexOf('#');
+    const file = hash === -1 ? spec : spec.slice(0, hash);
+    const name = hash === -1 ? 'default' : spec.slice(hash + 1);
+    return { file: path.resolve(this.dir, file), name };
+  }
+
+  private importFile(file: string): Promise<Record<string, unknown> | Error> {
+    let p = this.modules.get(file);
+    if (!p) {
+      p = tsImport(pathToFileURL(file).href, {
+        parentURL: import.meta.url,
+        onImport: (url: string) => {
+          if (url.startsWith('file:') && !url.includes('/node_modules/')) this.files.add(fileURLToPath(url.split('?')[0]!));
+        },
+      }).then(
+        (m: Record<string, unknown>) => m,
+        (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
+      );
+      this.modules.set(file, p);
+    }
+    return p;
+  }
+
+  async load(spec: string): Promise<LoadedHook> {
+    const { file, name } = this.resolve(spec);
+    if (!existsSync(file)) return { error: `hook file ${path.relative(this.dir, file) || file} does not exist` };
+    this.files.add(file);
+    const mod = await this.importFile(file);
+    if (mod instanceof Error) return { error: `hook module ${path.relative(this.dir, file)} failed to load: ${mod.message.split('\n')[0]}` };
+    const fn = mod[name] ?? (name === 'default' ? undefined : (mod.default as Record<string, unknown> | undefined)?.[name]);
+    if (typeof fn !== 'function') {
+      const exported = Object.keys(mod).filter((k) => typeof mod[k] === 'function');
+      return { error: `${path.relative(this.dir, file)} does not export a function "${name}"${exported.length ? ` (it exports: ${exported.join(', ')})` : ''}` };
+    }
+    return { fn: fn as (ctx: never) => unknown };
+  }
+}

@@ -1,0 +1,21 @@
+import type { Call } from '../compile/types.js';
+import type { HookFunctionRef } from '../manifest/types.js';
+import { createHookContext, type SharedQuery } from '../runtime/hook-context.js';
+import type { DirectiveContext } from './context.js';
+import type { LoadedHook } from './hook-loader.js';
+
+/**
+ * `hook:` compiles to a call of the loaded export with a typed context. The
+ * module was loaded before compiling (see compile/table.ts), so this is sync.
+ */
+export function compileHook(spec: string | HookFunctionRef, loaded: LoadedHook | undefined, query: SharedQuery, ctx: DirectiveContext): (call: Call) => unknown {
+  const fn = typeof spec === 'string' ? loaded?.fn : spec.fn;
+  if (!fn) {
+    ctx.sink.error('HOOK', [...ctx.at, 'hook'], loaded?.error ?? `hook ${String(spec)} was not loaded`);
+    return () => {
+      throw new Error('hook not loaded');
+    };
+  }
+  const hook = fn as (ctx: unknown) => unknown;
+  return (call) => hook(createHookContext(call, query));
+}

@@ -1,0 +1,112 @@
+import { toSqlValue, type QueryResult, type SqlStep, type SqlValue } from '../db/driver.js';
+import { rewriteNamedParams } from '../db/named-params.js';
+import type { ResultShape } from '../manifest/types.js';
+import { SockeyError } from '../runtime/errors.js';
+import { closest } from '../manifest/suggest.js';
+import type { Call } from '../compile/types.js';
+import type { DirectiveContext } from './context.js';
+
+type Extract = (call: Call) => SqlValue;
+
+interface CompiledStatement {
+  text: string;
+  extract: Extract[];
+}
+
+/** The statements of a route with their placeholders, for `validate --db`. */
+export interface SqlAction {
+  run(call: Call): Promise<unknown> | unknown;
+  statements: string[];
+}
+
+/** `sql:` compiles to placeholder SQL plus one value extractor per placeholder. */
+export function compileSql(sql: string | string[], result: ResultShape | undefined, ctx: DirectiveContext): SqlAction {
+  const list = Array.isArray(sql) ? sql : [sql];
+  const statements = list.map((text, i) => compileStatement(text, ctx, Array.isArray(sql) ? [...ctx.at, 'sql', i] : [...ctx.at, 'sql']));
+  const shape = shaper(result);
+  const db = ctx.db;
+  const noDb = () => {
+    throw new SockeyError('DB_ERROR', 'Database error.');
+  };
+  if (!db) return { run: noDb, statements: statements.map((s) => s.text) };
+  if (statements.length === 1) {
+    const [{ text, extract }] = statements as [CompiledStatement];
+    return {
+      statements: [text],
+      run(call) {
+        const values = new Array<SqlValue>(extract.length);
+        for (let i = 0; i < extract.length; i++) values[i] = extract[i]!(call);
+        const r = db.run(text, values);
+        return r instanceof Promise ? r.then(shape) : shape(r);
+      },
+    };
+  }
+  return {
+    statements: statements.map((s) => s.text),
+    run(call) {
+      const steps: SqlStep[] = statements.map((s) => ({ text: s.text, values: s.extract.map((x) => x(call)) }));
+      const r = db.transaction(steps);
+      return r instanceof Promise ? r.then(shape) : shape(r);
+    },
+  };
+}
+
+function compileStatement(sql: string, ctx: DirectiveContext, path: (string | number)[]): CompiledStatement {
+  const brace = sql.indexOf('{{');
+  if (brace !== -1) {
+    ctx.sink.error('SQL_TEMPLATE', path, 'sql must not contain "{{": values reach SQL only as :name parameters', { offset: ctx.sink.offsetOf(path, '{{') });
+  }
+  const { text, params } = rewriteNamedParams(sql, ctx.dialect);
+  const extract = params.map((p) => extractor(p.name, ctx, path));
+  return { text, extract };
+}
+
+function extractor(name: string, ctx: DirectiveContext, path: (string | number)[]): Extract {
+  const keys = name.split('.');
+  if (keys[0] === 'auth') {
+    if (ctx.auth === 'none') {
+      ctx.sink.error('AUTH_REQUIRED', path, `:${name} needs auth: required or optional on the route`, { offset: ctx.sink.offsetOf(path, `:${name}`) });
+    } else if (keys.length !== 2 || (keys[1] !== 'id' && keys[1] !== 'name')) {
+      ctx.sink.error('SQL_PARAM', path, `:${name} is not a user field (use :auth.id or :auth.name)`, { offset: ctx.sink.offsetOf(path, `:${name}`) });
+    }
+    const field = keys[1] as 'id' | 'name';
+    return (call) => toSqlValue(call.auth?.[field]);
+  }
+  if (ctx.paramNames && !ctx.paramNames.has(keys[0]!)) {
+    const hint = closest(keys[0]!, [...ctx.paramNames]);
+    const declared = ctx.paramNames.size ? ` (declared: ${[...ctx.paramNames].join(', ')})` : ' (the route declares no params)';
+    ctx.sink.error('SQL_PARAM', path, `:${name} is not a declared param${hint ? `; did you mean :${hint}?` : declared}`, { offset: ctx.sink.offsetOf(path, `:${name}`) });
+  }
+  if (keys.length === 1) {
+    const key = keys[0]!;
+    return (call) => toSqlValue(call.params[key]);
+  }
+  return (call) => {
+    let v: unknown = call.params;
+    for (const k of keys) v = v === null || v === undefined ? undefined : (v as Record<string, unknown>)[k];
+    return toSqlValue(v);
+  };
+}
+
+/** `result:` as a function of the driver's result. Reads default to rows, writes to affected. */
+function shaper(result: ResultShape | undefined): (r: QueryResult) => unknown {
+  switch (result) {
+    case 'rows':
+      return (r) => r.rows ?? [];
+    case 'row':
+      return (r) => r.rows?.[0] ?? null;
+    case 'value':
+      return (r) => {
+        const row = r.rows?.[0];
+        if (!row) return null;
+        for (const k in row) return row[k];
+        return null;
+      };
+    case 'affected':
+      return (r) => ({ affectedRows: r.affectedRows, insertId: r.insertId });
+    case 'none':
+      return () => null;
+    default:
+      return (r) => r.rows ?? { affectedRows: r.affectedRows, insertId: r.insertId };
+  }
+}

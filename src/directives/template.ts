@@ -1,0 +1,47 @@
+import type { ManifestPath } from '../manifest/diagnostics.js';
+import { compileTemplate, compileValueTemplate, type TemplateView } from '../compile/template.js';
+import type { Call, Template } from '../compile/types.js';
+import { TEMPLATE_ROOTS, type DirectiveContext } from './context.js';
+
+/** The view templates render over. */
+export function viewOf(call: Call, res?: unknown): TemplateView {
+  return { params: call.params, auth: call.auth, res, event: call.event };
+}
+
+/** Checks the names a template reads: auth.* needs auth, params.* must be declared. */
+export function checkTemplateNames(names: readonly string[], ctx: DirectiveContext, path: ManifestPath): void {
+  for (const name of names) {
+    const [root, first] = name.split('.');
+    if (root === 'auth' && ctx.auth === 'none') {
+      ctx.sink.error('AUTH_REQUIRED', path, `"{{${name}}}" needs auth: required or optional on the route`, { offset: ctx.sink.offsetOf(path, name) });
+    } else if (root === 'params' && first && ctx.paramNames && !ctx.paramNames.has(first)) {
+      ctx.sink.error('SQL_PARAM', path, `"{{${name}}}": "${first}" is not a declared param`, { offset: ctx.sink.offsetOf(path, name) });
+    } else if (!(TEMPLATE_ROOTS as readonly string[]).includes(root!) && root !== '.') {
+      ctx.sink.warn('TEMPLATE', path, `"{{${name}}}" reads "${root}", which is not one of ${TEMPLATE_ROOTS.join(', ')}`, { offset: ctx.sink.offsetOf(path, name) });
+    }
+  }
+}
+
+/** A string template (event and room names), parsed once. */
+export function compileStringTemplate(text: string, ctx: DirectiveContext, path: ManifestPath): Template {
+  try {
+    const t = compileTemplate(text);
+    checkTemplateNames(t.names, ctx, path);
+    if (t.constant) return () => text;
+    return (call, res) => t.render(viewOf(call, res));
+  } catch (e) {
+    ctx.sink.error('TEMPLATE', path, `template does not parse: ${(e as Error).message}`);
+    return () => text;
+  }
+}
+
+/** A reply template object. */
+export function compileReply(value: unknown, ctx: DirectiveContext, path: ManifestPath): (call: Call, res: unknown) => unknown {
+  const compiled = compileValueTemplate(value, (p, e) => ctx.sink.error('TEMPLATE', [...path, ...p], `template does not parse: ${e.message}`));
+  checkTemplateNames(compiled.names, ctx, path);
+  if (compiled.constant) {
+    const constant = compiled.render({});
+    return () => constant;
+  }
+  return (call, res) => compiled.render(viewOf(call, res));
+}

@@ -1,0 +1,120 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import type { Diagnostic, DiagnosticCode, ManifestPath } from './diagnostics.js';
+
+/** A manifest file parsed with node positions kept, so any path can be located. */
+export interface ManifestSource {
+  /** As the user named it, for messages. */
+  file: string;
+  /** Absolute path. */
+  absPath: string;
+  /** Folder relative paths in the manifest resolve against. */
+  dir: string;
+  text: string;
+  doc: Document;
+  lineCounter: LineCounter;
+  /** Plain JS value of the document. */
+  data: unknown;
+}
+
+export interface LoadResult {
+  source?: ManifestSource;
+  diagnostics: Diagnostic[];
+}
+
+export function loadManifest(file: string, cwd = process.cwd()): LoadResult {
+  const absPath = path.resolve(cwd, file);
+  let text: string;
+  try {
+    text = readFileSync(absPath, 'utf8');
+  } catch (e) {
+    const reason = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
+    return { diagnostics: [{ code: 'FILE_NOT_FOUND', message: `cannot read manifest: ${reason}`, severity: 'error', file, path: [], line: 1, col: 1 }] };
+  }
+  return parseManifest(text, file, absPath);
+}
+
+export function parseManifest(text: string, file: string, absPath = path.resolve(file)): LoadResult {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const diagnostics: Diagnostic[] = [];
+  for (const err of [...doc.errors, ...doc.warnings]) {
+    const pos = lineCounter.linePos(err.pos[0]);
+    diagnostics.push({
+      code: 'YAML_SYNTAX',
+      message: err.message.split('\n')[0]!,
+      severity: doc.errors.includes(err) ? 'error' : 'warning',
+      file,
+      path: [],
+      line: pos.line,
+      col: pos.col,
+    });
+  }
+  const source: ManifestSource = { file, absPath, dir: path.dirname(absPath), text, doc, lineCounter, data: doc.errors.length ? undefined : doc.toJS({ maxAliasCount: 100 }) };
+  return { source, diagnostics };
+}
+
+/**
+ * Offset of the node at `path`: the value when `at` is 'value', the key when
+ * 'key'. A path that goes past the document points at its deepest existing node.
+ */
+export function locate(source: ManifestSource, p: ManifestPath, at: 'key' | 'value' = 'value'): number {
+  let node: unknown = source.doc.contents;
+  let offset = rangeStart(node) ?? 0;
+  for (let i = 0; i < p.length; i++) {
+    const seg = p[i]!;
+    if (isMap(node)) {
+      const pair = node.items.find((it) => isPair(it) && isScalar(it.key) && String(it.key.value) === String(seg));
+      if (!pair) return offset;
+      const last = i === p.length - 1;
+      const keyStart = rangeStart(pair.key);
+      const valueStart = rangeStart(pair.value);
+      offset = (last && at === 'key') || valueStart === undefined ? keyStart ?? offset : valueStart;
+      node = pair.value;
+    } else if (isSeq(node) && typeof seg === 'number') {
+      const item = node.items[seg];
+      const start = rangeStart(item);
+      if (start === undefined) return offset;
+      offset = start;
+      node = item;
+    } else {
+      return offset;
+    }
+  }
+  return offset;
+}
+
+function rangeStart(node: unknown): number | undefined {
+  const range = (node as Node | null | undefined)?.range;
+  return range ? range[0] : undefined;
+}
+
+/** Builds diagnostics located in one source. */
+export class DiagnosticSink {
+  readonly list: Diagnostic[] = [];
+  constructor(private readonly source: ManifestSource) {}
+
+  error(code: DiagnosticCode, path: ManifestPath, message: string, where: { at?: 'key' | 'value'; offset?: number } = {}): void {
+    this.add('error', code, path, message, where);
+  }
+
+  warn(code: DiagnosticCode, path: ManifestPath, message: string, where: { at?: 'key' | 'value'; offset?: number } = {}): void {
+    this.add('warning', code, path, message, where);
+  }
+
+  /** Offset of `needle` inside the scalar at `path` (e.g. a :param in sql), or the scalar itself. */
+  offsetOf(path: ManifestPath, needle: string): number {
+    const start = locate(this.source, path);
+    const node = this.source.doc.getIn(path, true) as Node | undefined;
+    const end = node?.range?.[1] ?? this.source.text.length;
+    const found = this.source.text.indexOf(needle, start);
+    return found !== -1 && found < end ? found : start;
+  }
+
+  private add(severity: Diagnostic['severity'], code: DiagnosticCode, path: ManifestPath, message: string, where: { at?: 'key' | 'value'; offset?: number }): void {
+    const offset = where.offset ?? locate(this.source, path, where.at);
+    const pos = this.source.lineCounter.linePos(offset);
+    this.list.push({ code, message, severity, file: this.source.file, path, line: pos.line, col: pos.col });
+  }
+}

@@ -1,0 +1,127 @@
+import path from 'node:path';
+import { parseDuration, parseSize } from '../compile/duration.js';
+import type { DiagnosticSink } from './load.js';
+import type { RawManifest } from './types.js';
+
+/** The server, database, socket and auth sections with defaults applied and {{env.X}} filled. */
+export interface Settings {
+  server: {
+    port: number;
+    host?: string;
+    cors: { origin: string | boolean | string[]; credentials: boolean };
+    maxPayload: number;
+    static?: string;
+    playground: boolean;
+    rateLimit?: { count: number; perMs: number };
+  };
+  database: DatabaseSettings;
+  socket: { data: string; error: string };
+  auth: {
+    enabled: boolean;
+    event: string;
+    registerEmail: boolean;
+    tokenTimeoutMs: number;
+    bcryptCost: number;
+    passwordPolicy: { digit: boolean; special: boolean };
+    loginRateLimit: { count: number; perMs: number };
+    lengths: { username: { min: number; max: number }; password: { min: number; max: number } };
+  };
+}
+
+export interface DatabaseSettings {
+  driver: 'sqlite' | 'mysql';
+  /** Absolute path or :memory: (sqlite). */
+  file: string;
+  /** Filled connection URL (mysql). Never log it: it may hold a password. */
+  url?: string;
+  pool: number;
+  /** Absolute paths of the app's schema files. */
+  schema: string[];
+  migrate: boolean;
+}
+
+export const DEFAULT_PORT = 8081;
+const ENV_REF = /\{\{\s*env\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
+
+/**
+ * Fills {{env.X}} from `env`. Missing variables are reported (an error when
+ * serving, a warning when only validating) and become empty strings.
+ */
+function fillEnv(value: string, env: NodeJS.ProcessEnv, sink: DiagnosticSink, at: string[], strict: boolean, encode = false): string {
+  return value.replace(ENV_REF, (_, name: string) => {
+    const v = env[name];
+    if (v === undefined) {
+      const msg = `environment variable ${name} is not set`;
+      if (strict) sink.error('ENV', at, msg, { offset: sink.offsetOf(at, name) });
+      else sink.warn('ENV', at, msg, { offset: sink.offsetOf(at, name) });
+      return '';
+    }
+    return encode ? encodeURIComponent(v) : v;
+  });
+}
+
+export function resolveSettings(m: RawManifest, dir: string, env: NodeJS.ProcessEnv, sink: DiagnosticSink, strictEnv: boolean): Settings {
+  const s = m.server ?? {};
+  const d = m.database ?? {};
+  const a = m.auth ?? {};
+  let port = DEFAULT_PORT;
+  if (typeof s.port === 'number') port = s.port;
+  else if (typeof s.port === 'string') {
+    const filled = fillEnv(s.port, env, sink, ['server', 'port'], strictEnv);
+    const n = Number(filled);
+    if (filled !== '' && (!Number.isInteger(n) || n < 0 || n > 65535)) sink.error('SCHEMA', ['server', 'port'], `port must be an integer from 0 to 65535, got "${filled}"`);
+    else if (filled !== '') port = n;
+  }
+  const rate = (r: { count: number; per: number | string } | undefined, at: string[]) => {
+    if (!r) return undefined;
+    const perMs = parseDuration(r.per);
+    if (perMs === undefined || perMs <= 0) {
+      sink.error('DURATION', [...at, 'per'], `"${r.per}" is not a positive duration (use 200ms, 5s, 1m, 2h)`);
+      return undefined;
+    }
+    return { count: r.count, perMs };
+  };
+  const maxPayload = s.maxPayload === undefined ? 1024 * 1024 : parseSize(s.maxPayload);
+  if (maxPayload === undefined) sink.error('DURATION', ['server', 'maxPayload'], `"${s.maxPayload}" is not a size (use 512kb, 1mb)`);
+  const file = d.file === undefined ? './data/sockey.db' : fillEnv(d.file, env, sink, ['database', 'file'], strictEnv);
+  const driver = d.driver ?? (d.url ? 'mysql' : 'sqlite');
+  if (driver === 'mysql' && !d.url) sink.error('SCHEMA', ['database'], 'the mysql driver needs a url (mysql://user:password@host:port/database)', { at: 'key' });
+  const tokenTimeout = a.tokenTimeout === undefined ? 86_400 : a.tokenTimeout;
+  // A bare number of tokenTimeout is seconds, as in the original sockey.
+  const tokenTimeoutMs = typeof tokenTimeout === 'number' ? tokenTimeout * 1000 : parseDuration(tokenTimeout);
+  if (tokenTimeoutMs === undefined) sink.error('DURATION', ['auth', 'tokenTimeout'], `"${tokenTimeout}" is not a duration`);
+  const schemaFiles = d.schema === undefined ? [] : Array.isArray(d.schema) ? d.schema : [d.schema];
+  return {
+    server: {
+      port,
+      host: s.host,
+      cors: { origin: s.cors?.origin ?? '*', credentials: s.cors?.credentials ?? false },
+      maxPayload: maxPayload ?? 1024 * 1024,
+      static: s.static === undefined ? undefined : path.resolve(dir, s.static),
+      playground: s.playground ?? true,
+      rateLimit: rate(s.rateLimit, ['server', 'rateLimit']),
+    },
+    database: {
+      driver,
+      file: file === ':memory:' ? file : path.resolve(dir, file),
+      url: d.url === undefined ? undefined : fillEnv(d.url, env, sink, ['database', 'url'], strictEnv, true),
+      pool: d.pool ?? 10,
+      schema: schemaFiles.map((f) => path.resolve(dir, f)),
+      migrate: d.migrate ?? false,
+    },
+    socket: { data: m.socket?.data ?? '_data', error: m.socket?.error ?? '_error' },
+    auth: {
+      enabled: a.enabled ?? true,
+      event: a.event ?? 'auth',
+      registerEmail: a.registerEmail ?? true,
+      tokenTimeoutMs: tokenTimeoutMs ?? 86_400_000,
+      bcryptCost: a.bcryptCost ?? 10,
+      passwordPolicy: { digit: a.passwordPolicy?.digit ?? true, special: a.passwordPolicy?.special ?? true },
+      loginRateLimit: rate(a.loginRateLimit, ['auth', 'loginRateLimit']) ?? { count: 5, perMs: 60_000 },
+      lengths: {
+        username: { min: a.lengths?.username?.min ?? 3, max: a.lengths?.username?.max ?? 32 },
+        password: { min: a.lengths?.password?.min ?? 5, max: a.lengths?.password?.max ?? 60 },
+      },
+    },
+  };
+}

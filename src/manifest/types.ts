@@ -1,0 +1,82 @@
+/** The manifest as written in sockey.yaml, after it passed the JSON Schema. */
+
+export type Duration = number | string;
+export type EmitTargetName = 'self' | 'broadcast' | 'all' | 'room' | 'user';
+export type ResultShape = 'rows' | 'row' | 'value' | 'affected' | 'none';
+export type AuthMode = 'none' | 'optional' | 'required';
+
+export interface RawEmit {
+  to: EmitTargetName;
+  room?: string;
+  user?: string;
+  event?: string;
+  except?: 'self';
+}
+
+export interface RawRateLimit {
+  count: number;
+  per: Duration;
+}
+
+/** What a route or a timer does. Built-in routes may give a function as their hook. */
+export interface RawAction {
+  sql?: string | string[];
+  hook?: string | HookFunctionRef;
+  reply?: unknown;
+  result?: ResultShape;
+  emit?: EmitTargetName | RawEmit;
+}
+
+/** A hook given in code (built-in routes), not by path. */
+export interface HookFunctionRef {
+  builtin: string;
+  fn: (ctx: never) => unknown;
+}
+
+export interface RawTimer extends RawAction {
+  after?: Duration;
+  every?: Duration;
+}
+
+export interface RawRoute extends RawAction {
+  description?: string;
+  auth?: AuthMode;
+  params?: Record<string, unknown> | boolean;
+  join?: string | string[];
+  leave?: string | string[];
+  rateLimit?: RawRateLimit;
+  timers?: RawTimer[];
+}
+
+export interface RawManifest {
+  version: 1;
+  server?: {
+    port?: number | string;
+    host?: string;
+    cors?: { origin?: string | boolean | string[]; credentials?: boolean };
+    maxPayload?: number | string;
+    static?: string;
+    playground?: boolean;
+    rateLimit?: RawRateLimit;
+  };
+  database?: {
+    driver?: 'sqlite' | 'mysql';
+    file?: string;
+    url?: string;
+    pool?: number;
+    schema?: string | string[];
+    migrate?: boolean;
+  };
+  socket?: { data?: string; error?: string };
+  auth?: {
+    enabled?: boolean;
+    event?: string;
+    registerEmail?: boolean;
+    tokenTimeout?: Duration;
+    bcryptCost?: number;
+    passwordPolicy?: { digit?: boolean; special?: boolean };
+    loginRateLimit?: RawRateLimit;
+    lengths?: { username?: { min?: number; max?: number }; password?: { min?: number; max?: number } };
+  };
+  routes?: Record<string, RawRoute>;
+}

@@ -1,0 +1,53 @@
+import type { Call, EmitPlan } from '../compile/types.js';
+
+/** The room every socket of a signed-in user joins, for `to: user`. */
+export function userRoom(id: number | string): string {
+  return `sockey:user:${id}`;
+}
+
+/** A target resolved for one message. */
+export interface Target {
+  to: EmitPlan['to'];
+  exceptSelf: boolean;
+  room?: string;
+  user?: number | string;
+}
+
+/** Sends `payload` on `event` to a target, socket.io's way (`to(room)`, `except(id)`). */
+export function deliver(call: Pick<Call, 'socket' | 'io' | 'auth'>, target: Target, event: string, payload: unknown): void {
+  const { socket, io } = call;
+  switch (target.to) {
+    case 'self':
+      socket.emit(event, payload);
+      return;
+    case 'broadcast':
+      socket.broadcast.emit(event, payload);
+      return;
+    case 'all':
+      if (target.exceptSelf) socket.broadcast.emit(event, payload);
+      else io.emit(event, payload);
+      return;
+    case 'room':
+      if (target.room === undefined || target.room === '') return;
+      if (target.exceptSelf) socket.to(target.room).emit(event, payload);
+      else io.to(target.room).emit(event, payload);
+      return;
+    case 'user': {
+      const id = target.user ?? call.auth?.id;
+      if (id === undefined || id === '') return;
+      const op = io.to(userRoom(id));
+      (target.exceptSelf ? op.except(socket.id) : op).emit(event, payload);
+      return;
+    }
+  }
+}
+
+/** Resolves a compiled emit plan for one message. */
+export function resolveTarget(plan: EmitPlan, call: Call, res: unknown): Target {
+  return {
+    to: plan.to,
+    exceptSelf: plan.exceptSelf,
+    room: plan.room?.(call, res),
+    user: plan.user?.(call, res),
+  };
+}

@@ -1,0 +1,104 @@
+import type { Logger } from 'pino';
+import type { Server, Socket } from 'socket.io';
+import type { RouteTable } from '../compile/table.js';
+import type { AuthUser, Call, Route } from '../compile/types.js';
+import { deliver, resolveTarget } from './deliver.js';
+import { dataEnvelope, errorEnvelope, toErrorEnvelope } from './envelope.js';
+import { SockeyError } from './errors.js';
+import { startRouteTimers } from './route-timers.js';
+import { SocketState } from './socket-state.js';
+
+type Ack = (envelope: unknown) => void;
+
+/**
+ * Who sends a message: the socket's own login, the handshake, or the
+ * payload's `user` (the auth module provides it). May return the payload
+ * without its credentials.
+ */
+export type Identify = (call: Call, payload: unknown) => Promise<{ user: AuthUser | null; payload: unknown }> | { user: AuthUser | null; payload: unknown };
+
+/** What the dispatcher reads on every message; `table` is swapped whole on reload. */
+export interface DispatchTarget {
+  table: RouteTable;
+  io: Server;
+  log: Logger;
+  identify: Identify;
+  /** Runs once per connection (handshake authentication). */
+  onConnection?: (socket: Socket, state: SocketState) => void | Promise<void>;
+}
+
+const EMPTY: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
+
+export function attachDispatcher(target: DispatchTarget, states: Map<string, SocketState>): void {
+  target.io.on('connection', (socket) => {
+    const state = new SocketState();
+    states.set(socket.id, state);
+    socket.on('disconnect', () => {
+      state.dispose();
+      states.delete(socket.id);
+    });
+    socket.onAny((event: string, ...args: unknown[]) => {
+      void handle(target, socket, state, event, args);
+    });
+    if (target.onConnection) {
+      Promise.resolve(target.onConnection(socket, state)).catch((e) => target.log.warn({ err: (e as Error).message }, 'connection setup failed'));
+    }
+  });
+}
+
+async function handle(target: DispatchTarget, socket: Socket, state: SocketState, event: string, args: unknown[]): Promise<void> {
+  // One table per message: a reload mid-message never mixes versions.
+  const table = target.table;
+  const last = args[args.length - 1];
+  const ack = typeof last === 'function' ? (last as Ack) : undefined;
+  const route = table.routes.get(event);
+  if (!route) {
+    if (ack) ack(errorEnvelope('UNKNOWN_EVENT', `Unknown event "${event}".`));
+    return;
+  }
+  let payload = args[0] === ack ? undefined : args[0];
+  const call: Call = { event, params: EMPTY, auth: null, socket, state, io: target.io, log: target.log, route };
+  try {
+    if (route.auth !== 'none') {
+      const who = await target.identify(call, payload);
+      call.auth = who.user;
+      payload = who.payload;
+      if (route.auth === 'required' && !call.auth) throw new SockeyError('UNAUTHORIZED', 'Not signed in.');
+    }
+    if (route.rateLimit) {
+      const wait = route.rateLimit.take(call, Date.now());
+      if (wait > 0) throw new SockeyError('RATE_LIMITED', 'Too many requests, slow down.', { retryAfterMs: wait });
+    }
+    call.params = route.validate(payload);
+    let res = route.action(call);
+    if (res instanceof Promise) res = await res;
+    for (const room of route.join) await socket.join(room(call, res));
+    for (const room of route.leave) await socket.leave(room(call, res));
+    reply(call, route, res, ack);
+    if (route.timers.length) startRouteTimers(call, route);
+  } catch (e) {
+    fail(call, route, e, ack);
+  }
+}
+
+function reply(call: Call, route: Route, res: unknown, ack: Ack | undefined): void {
+  const envelope = dataEnvelope(res);
+  const plan = route.emit;
+  if (plan.to === 'self') {
+    if (ack) ack(envelope);
+    else call.socket.emit(plan.event ? plan.event(call, res) : route.dataEvent, envelope);
+    return;
+  }
+  deliver(call, resolveTarget(plan, call, res), plan.event ? plan.event(call, res) : route.dataEvent, envelope);
+  if (ack) ack(envelope);
+}
+
+function fail(call: Call, route: Route, e: unknown, ack: Ack | undefined): void {
+  const envelope = toErrorEnvelope(e);
+  if (envelope.code === 'INTERNAL' || envelope.code === 'DB_ERROR') {
+    const cause = (e as { cause?: Error })?.cause ?? e;
+    call.log.error({ event: route.event, code: envelope.code, err: (cause as Error)?.message ?? String(cause) }, 'route failed');
+  }
+  if (ack) ack(envelope);
+  else call.socket.emit(route.errorEvent, envelope);
+}

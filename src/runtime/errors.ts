@@ -1,0 +1,38 @@
+/**
+ * The error codes a client can receive in an error envelope, in one place.
+ * Each key equals its code; `message` is the default human text.
+ */
+export const ERROR_CODES = {
+  VALIDATION: { message: 'Invalid parameters.' },
+  UNAUTHORIZED: { message: 'Not signed in.' },
+  RATE_LIMITED: { message: 'Too many requests, slow down.' },
+  DB_ERROR: { message: 'Database error.' },
+  INTERNAL: { message: 'Internal error.' },
+  UNKNOWN_EVENT: { message: 'Unknown event.' },
+  BAD_REQUEST: { message: 'Bad request.' },
+  CONFLICT: { message: 'Already exists.' },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/**
+ * An error with a code a client may see. Throw one from a hook to answer with
+ * that code and message instead of `INTERNAL`.
+ *
+ * @example
+ * throw new SockeyError('NOT_FOUND', 'No such room.', { room });
+ */
+export class SockeyError extends Error {
+  readonly code: string;
+  readonly details: unknown;
+  constructor(code: ErrorCode | (string & {}), message?: string, details?: unknown) {
+    super(message ?? (ERROR_CODES as Record<string, { message: string }>)[code]?.message ?? code);
+    this.name = 'SockeyError';
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export function isSockeyError(e: unknown): e is SockeyError {
+  return e instanceof SockeyError || (typeof e === 'object' && e !== null && (e as { name?: unknown }).name === 'SockeyError' && typeof (e as { code?: unknown }).code === 'string');
+}

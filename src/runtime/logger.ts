@@ -1,0 +1,24 @@
+import { pino, type Logger } from 'pino';
+import pretty from 'pino-pretty';
+
+export type LogFormat = 'pretty' | 'json';
+
+/**
+ * Short human lines by default, JSON lines with `--log json`; both on stderr so
+ * stdout stays for command output. Passwords and tokens are redacted wherever they appear.
+ */
+export function createLogger(options: { format?: LogFormat; level?: string; destination?: NodeJS.WritableStream } = {}): Logger {
+  const level = options.level ?? process.env.SOCKEY_LOG_LEVEL ?? 'info';
+  const redact = { paths: ['password', '*.password', 'token', '*.token', 'key', '*.key', 'url', '*.url'], censor: '[redacted]' };
+  const destination = options.destination ?? process.stderr;
+  if (options.format === 'json') return pino({ level, redact, base: undefined }, pino.destination({ dest: 2, sync: true }));
+  const stream = pretty({
+    destination,
+    sync: true,
+    colorize: Boolean((destination as NodeJS.WriteStream).isTTY),
+    translateTime: 'HH:MM:ss',
+    ignore: 'pid,hostname',
+    singleLine: true,
+  });
+  return pino({ level, redact, base: undefined }, stream);
+}

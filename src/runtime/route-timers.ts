@@ -1,0 +1,37 @@
+import type { Call, Route, TimerPlan } from '../compile/types.js';
+import { deliver, resolveTarget } from './deliver.js';
+import { dataEnvelope, toErrorEnvelope } from './envelope.js';
+
+/**
+ * Starts a route's timers for the calling socket, replacing the ones the
+ * route started before (an interval is never stacked).
+ */
+export function startRouteTimers(call: Call, route: Route): void {
+  call.state.timers.replace(route.event, (track, untrack) => {
+    for (const plan of route.timers) {
+      if (plan.kind === 'after') {
+        const t: NodeJS.Timeout = setTimeout(() => {
+          untrack(t);
+          void fire(call, route, plan);
+        }, plan.ms);
+        track(t);
+      } else {
+        track(setInterval(() => void fire(call, route, plan), plan.ms));
+      }
+    }
+  });
+}
+
+async function fire(call: Call, route: Route, plan: TimerPlan): Promise<void> {
+  if (!call.socket.connected) return;
+  try {
+    let res = plan.action(call);
+    if (res instanceof Promise) res = await res;
+    const event = plan.emit.event ? plan.emit.event(call, res) : route.dataEvent;
+    deliver(call, resolveTarget(plan.emit, call, res), event, dataEnvelope(res));
+  } catch (e) {
+    const envelope = toErrorEnvelope(e);
+    call.log.warn({ event: route.event, code: envelope.code, err: (e as Error)?.message }, 'timer action failed');
+    call.socket.emit(route.errorEvent, envelope);
+  }
+}

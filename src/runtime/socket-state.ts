@@ -1,0 +1,20 @@
+import type { AuthUser } from '../compile/types.js';
+import { SocketTimers } from './timers.js';
+
+/** What sockey keeps per connected socket; all of it dies with the socket. */
+export class SocketState {
+  readonly timers = new SocketTimers();
+  /** Per-route rate-limit windows of this socket. */
+  readonly windows = new Map<object, { start: number; count: number }>();
+  /** Set by a login/register on this socket, or the handshake. */
+  user: AuthUser | null = null;
+  /** Opaque data of the auth module (token, persistence). */
+  session: unknown = undefined;
+
+  dispose(): void {
+    this.timers.clearAll();
+    this.windows.clear();
+    this.user = null;
+    this.session = undefined;
+  }
+}
