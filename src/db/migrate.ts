@@ -1,11 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { Driver } from './driver.js';
-
-/** The built-in tables of a driver (sql/<driver>/*.sql), shipped with the package. */
-export function builtinSchemaFiles(dialect: Driver['dialect'], authEnabled: boolean): string[] {
-  return authEnabled ? [fileURLToPath(new URL(`../../sql/${dialect}/auth.sql`, import.meta.url))] : [];
-}
 
 /**
  * Applies schema files in order. They run every time, so they are written to

@@ -16,6 +16,7 @@ export function compileHook(spec: string | HookFunctionRef, loaded: LoadedHook |
       throw new Error('hook not loaded');
     };
   }
-  const hook = fn as (ctx: unknown) => unknown;
-  return (call) => hook(createHookContext(call, query));
+  const hook = fn as (ctx: unknown, call: Call) => unknown;
+  // Built-in hooks also get the raw call (they manage the socket's session).
+  return (call) => hook(createHookContext(call, query), call);
 }

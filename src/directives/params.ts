@@ -28,7 +28,8 @@ export function compileParams(schema: Record<string, unknown> | boolean | undefi
         throw new SockeyError('VALIDATION', 'Invalid parameters: the payload must be an object.', [{ path: '', message: 'must be object' }]);
       }
       if (!check(data)) {
-        const details = (check.errors ?? []).map((e) => ({ path: e.instancePath, message: e.message ?? 'is invalid', keyword: e.keyword, params: e.params }));
+        // `if` only says a `then` failed; the `then` errors themselves are listed.
+        const details = (check.errors ?? []).filter((e) => e.keyword !== 'if').map((e) => ({ path: e.instancePath, message: e.message ?? 'is invalid', keyword: e.keyword, params: e.params }));
         const text = details.map((d) => `${d.path || '(payload)'} ${d.message}`).join('; ');
         throw new SockeyError('VALIDATION', `Invalid parameters: ${text}.`, details);
       }

@@ -30,7 +30,7 @@ export interface RawAction {
 /** A hook given in code (built-in routes), not by path. */
 export interface HookFunctionRef {
   builtin: string;
-  fn: (ctx: never) => unknown;
+  fn: (ctx: never, call: never) => unknown;
 }
 
 export interface RawTimer extends RawAction {

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { Server } from 'socket.io';
 import { compileSource, readSettings, type BuiltinProvider, type RouteTable } from '../compile/table.js';
 import type { Driver } from '../db/driver.js';
-import { builtinSchemaFiles, migrate } from '../db/migrate.js';
+import { migrate } from '../db/migrate.js';
 import { openDatabase } from '../db/open.js';
 import { hasErrors, ManifestError, type Diagnostic } from '../manifest/diagnostics.js';
 import { loadManifest } from '../manifest/load.js';
@@ -17,7 +17,7 @@ import type { Socket } from 'socket.io';
 /** What the auth module (or another built-in) plugs into the server. */
 export interface ServerPlugin {
   builtins?: BuiltinProvider;
-  identify?: Identify;
+  identify?: (call: Parameters<Identify>[0], payload: unknown, server: SockeyServer) => ReturnType<Identify>;
   onConnection?: (socket: Socket, state: SocketState, server: SockeyServer) => void | Promise<void>;
   /** Built-in schema files for a driver (applied at every start: they are idempotent). */
   schemaFiles?: (dialect: Driver['dialect'], table: { authEnabled: boolean }) => string[];
@@ -97,13 +97,10 @@ export class SockeyServer {
     const s = table.settings.server;
     const http = createServer();
     const io = new Server(http, { cors: { origin: s.cors.origin, credentials: s.cors.credentials }, maxHttpBufferSize: s.maxPayload });
-    const target: DispatchTarget = {
-      table,
-      io,
-      log,
-      identify: plugins.find((p) => p.identify)?.identify ?? ((call, payload) => ({ user: call.state.user, payload })),
-    };
+    const identifier = plugins.find((p) => p.identify);
+    const target: DispatchTarget = { table, io, log, identify: (call, payload) => ({ user: call.state.user, payload }) };
     const server = new SockeyServer(http, io, log, target, db, loaded.source.absPath);
+    if (identifier) target.identify = (call, payload) => identifier.identify!(call, payload, server);
     const connectionHooks = plugins.filter((p) => p.onConnection);
     if (connectionHooks.length) target.onConnection = async (socket, state) => {
       for (const p of connectionHooks) await p.onConnection!(socket, state, server);
@@ -157,4 +154,3 @@ function warn(log: Logger, diagnostics: Diagnostic[]): void {
   for (const d of diagnostics) if (d.severity === 'warning') log.warn(`${d.file}:${d.line}:${d.col} ${d.path.join('.')}: ${d.message}`);
 }
 
-export { builtinSchemaFiles };

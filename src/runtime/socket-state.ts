@@ -10,6 +10,8 @@ export class SocketState {
   user: AuthUser | null = null;
   /** Opaque data of the auth module (token, persistence). */
   session: unknown = undefined;
+  /** Settles when connection-time work (handshake authentication) is done. */
+  ready: Promise<void> | undefined = undefined;
 
   dispose(): void {
     this.timers.clearAll();

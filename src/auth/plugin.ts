@@ -1,0 +1,30 @@
+import { fileURLToPath } from 'node:url';
+import type { ServerPlugin } from '../runtime/server.js';
+import { authenticateHandshake, identify } from './identify.js';
+import { LoginLimiter } from './login-limiter.js';
+import { authRoute } from './route.js';
+import { SessionIndex } from './session.js';
+
+/**
+ * The built-in auth: the `auth` route (compiled like a user route), its
+ * tables, handshake authentication and the identify step for
+ * `auth: required | optional` routes.
+ */
+export function authPlugin(): ServerPlugin {
+  const sessions = new SessionIndex();
+  let limiter: LoginLimiter | undefined;
+  return {
+    schemaFiles: (dialect, { authEnabled }) => (authEnabled ? [fileURLToPath(new URL(`../../sql/${dialect}/auth.sql`, import.meta.url))] : []),
+    builtins(settings, driver) {
+      if (!settings.auth.enabled) return undefined;
+      const { count, perMs } = settings.auth.loginRateLimit;
+      // Kept across reloads, so editing the manifest does not forgive failed logins.
+      if (!limiter || limiter.count !== count || limiter.perMs !== perMs) limiter = new LoginLimiter(count, perMs);
+      return { at: ['auth'], routes: { [settings.auth.event]: authRoute(settings, driver, sessions, limiter) } };
+    },
+    identify: (call, payload, server) => identify(call, payload, server.db, server.table.settings, sessions),
+    onConnection(socket, state, server) {
+      if (server.table.settings.auth.enabled) authenticateHandshake(socket, state, server.db, server.table.settings, sessions);
+    },
+  };
+}

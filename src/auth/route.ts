@@ -1,0 +1,85 @@
+import type { Call } from '../compile/types.js';
+import type { Driver } from '../db/driver.js';
+import type { Settings } from '../manifest/settings.js';
+import type { RawRoute } from '../manifest/types.js';
+import { SockeyError } from '../runtime/errors.js';
+import type { LoginLimiter } from './login-limiter.js';
+import { authParamsSchema } from './params.js';
+import { hashPassword, policyProblems, tooLongForBcrypt, verifyPassword } from './passwords.js';
+import { verifyToken, type Session, type SessionIndex } from './session.js';
+import { storeFor } from './store.js';
+import { hashToken, newToken } from './tokens.js';
+
+interface AuthPayload {
+  type: 'register' | 'login' | 'logout' | 'check';
+  user?: { name?: string; email?: string; password?: string; persistent?: boolean; key?: string };
+}
+
+/**
+ * The built-in `auth` route: a manifest entry like any other, whose action is
+ * a hook given in code. `sockey routes` lists it as built-in.
+ */
+export function authRoute(settings: Settings, driver: Driver | undefined, sessions: SessionIndex, limiter: LoginLimiter): RawRoute {
+  const auth = settings.auth;
+  const handler = async (_ctx: unknown, call: Call) => {
+    if (!driver) throw new SockeyError('DB_ERROR', 'Database error.');
+    const store = storeFor(driver);
+    const p = call.params as unknown as AuthPayload;
+    const user = p.user ?? {};
+    switch (p.type) {
+      case 'register': {
+        const password = user.password!;
+        const problems = policyProblems(password, auth.passwordPolicy);
+        if (tooLongForBcrypt(password)) problems.push('must be at most 72 bytes');
+        if (problems.length) {
+          throw new SockeyError('VALIDATION', `Invalid parameters: password ${problems.join(' and ')}.`, problems.map((message) => ({ path: '/user/password', message })));
+        }
+        const userId = await store.createUser(user.name!, user.email ?? null, await hashPassword(password, auth.bcryptCost));
+        return signIn(call, userId, user.name!, Boolean(user.persistent));
+      }
+      case 'login': {
+        const keys = [`name:${user.name!.toLowerCase()}`, `addr:${call.socket.handshake.address}`];
+        limiter.check(keys);
+        const row = await store.findUser(user.name!);
+        const ok = await verifyPassword(user.password!, row?.password, auth.bcryptCost);
+        if (!row || !ok) {
+          limiter.fail(keys);
+          // The same words whether the name exists or not.
+          throw new SockeyError('UNAUTHORIZED', 'Wrong name or password.');
+        }
+        limiter.succeed(keys[0]!);
+        return signIn(call, row.id, row.name, Boolean(user.persistent));
+      }
+      case 'logout': {
+        const session = call.state.session as Session | undefined;
+        if (session) {
+          await store.deleteKey(session.keyId);
+          sessions.revoke(session.keyId);
+          sessions.signOut(call.socket, call.state);
+        }
+        return { loggedOut: true };
+      }
+      case 'check': {
+        const row = await verifyToken(store, user.name, user.key);
+        const fresh = row !== undefined && (Boolean(row.persistent) || Date.now() - row.issued_at <= auth.tokenTimeoutMs);
+        return { valid: fresh, name: fresh ? row!.name : null };
+      }
+    }
+  };
+
+  async function signIn(call: Call, userId: number | string, name: string, persistent: boolean) {
+    const store = storeFor(driver!);
+    const token = newToken();
+    const now = Date.now();
+    const keyId = await store.createKey(userId, hashToken(token), persistent, now);
+    sessions.signIn(call.socket, call.state, { keyId, userId, name, persistent, issuedAt: now });
+    return { name, token };
+  }
+
+  return {
+    description: `Built-in auth: { type: register | login | logout | check, user }. Answers on ${auth.event}${settings.socket.data}.`,
+    auth: 'none',
+    params: authParamsSchema(auth),
+    hook: { builtin: 'auth', fn: handler as never },
+  };
+}
