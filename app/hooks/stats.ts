@@ -1,4 +1,4 @@
-import type { HookContext } from '../../src/index.js';
+import type { HookContext } from 'sockey';
 
 /** Message counts per room: `{ rooms: [{ room, messages }], total }`. */
 export async function stats(ctx: HookContext) {

@@ -1,7 +1,5 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import addFormatsModule from 'ajv-formats';
 import type { Driver } from '../db/driver.js';
 import type { DirectiveContext } from '../directives/context.js';
 import { HookLoader, type LoadedHook } from '../directives/hook-loader.js';
@@ -13,8 +11,6 @@ import type { RawAction, RawManifest, RawRoute } from '../manifest/types.js';
 import { createHookQuery } from '../runtime/hook-context.js';
 import { compileRoute } from './route.js';
 import type { Route } from './types.js';
-
-const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => void;
 
 /** socket.io reserves these names; a route cannot use them. */
 export const RESERVED_EVENTS = new Set(['connect', 'connect_error', 'disconnect', 'disconnecting', 'newListener', 'removeListener']);
@@ -45,6 +41,8 @@ export interface RouteTable {
   readonly files: readonly string[];
   /** Every SQL statement (with `?` placeholders) and where it is declared, for `validate --db`. */
   readonly statements: ReadonlyArray<{ event: string; path: ManifestPath; text: string }>;
+  /** Messages under way on this table's database (shared by tables on the same database), to drain it before closing. */
+  readonly load: { inflight: number };
 }
 
 export interface CompileResult {
@@ -91,20 +89,22 @@ export async function compileSource(source: ManifestSource, options: CompileOpti
   const hooks = await loadHooks(entries.map((e) => e.raw), loader);
   for (const f of loader.files) files.add(f);
 
-  const ajv = new Ajv2020({ useDefaults: true, allErrors: true, strict: false, coerceTypes: false });
-  addFormats(ajv);
   const query = createHookQuery(options.driver);
-  const base: Omit<DirectiveContext, 'auth' | 'paramNames' | 'event' | 'at' | 'builtin'> = { sink, settings, dialect: settings.database.driver, db: options.driver, hooks: loader, ajv };
+  const base: Omit<DirectiveContext, 'auth' | 'paramNames' | 'event' | 'at' | 'builtin'> = { sink, settings, dialect: settings.database.driver, db: options.driver, hooks: loader };
+  // What routes depend on besides their own entry: a change here changes them too.
+  const shared = JSON.stringify([settings.socket, settings.server.rateLimit]);
+  const dbShared = JSON.stringify([settings.database, settings.auth]);
+  const hookSources = [...loader.files].sort().map((f) => readText(f)).join('\0');
   const routes = new Map<string, Route>();
   const statements: Array<{ event: string; path: ManifestPath; text: string }> = [];
   for (const { event, raw, at, builtin } of entries) {
     if (routes.has(event)) continue;
-    const { route, statements: texts } = compileRoute(event, raw, { ...base, at, builtin }, { hooks, query, fingerprintExtra: hookFingerprint(raw, loader) });
+    const { route, statements: texts } = compileRoute(event, raw, { ...base, at, builtin }, { hooks, query, fingerprintExtra: shared + (usesDatabase(raw) || builtin ? dbShared : '') + hookFingerprint(raw, hookSources) });
     routes.set(event, route);
     for (const text of texts) statements.push({ event, path: [...at, 'sql'], text });
   }
   if (hasErrors(sink.list)) return { diagnostics: sink.list, settings, source };
-  return { table: Object.freeze({ routes, settings, files: [...files], statements }), settings, diagnostics: sink.list, source };
+  return { table: Object.freeze({ routes, settings, files: [...files], statements, load: { inflight: 0 } }), settings, diagnostics: sink.list, source };
 }
 
 /** A `sql:` that is a path ending in .sql is read from that file (relative to the manifest). */
@@ -140,16 +140,20 @@ async function loadHooks(raws: RawRoute[], loader: HookLoader): Promise<Map<stri
   return hooks;
 }
 
-/** A route changes when its hook module's source changes, not only its manifest entry. */
-function hookFingerprint(raw: RawRoute, loader: HookLoader): string {
-  const specs = [raw.hook, ...(raw.timers ?? []).map((t) => t.hook)].filter((h): h is string => typeof h === 'string');
-  return specs
-    .map((spec) => {
-      try {
-        return readFileSync(loader.resolve(spec).file, 'utf8');
-      } catch {
-        return '';
-      }
-    })
-    .join('\0');
+function usesDatabase(raw: RawRoute): boolean {
+  return [raw, ...(raw.timers ?? [])].some((a) => a.sql !== undefined || a.hook !== undefined);
+}
+
+/** A hook route changes when any module the hooks loaded changes (their imports included). */
+function hookFingerprint(raw: RawRoute, hookSources: string): string {
+  const usesHook = typeof raw.hook === 'string' || (raw.timers ?? []).some((t) => typeof t.hook === 'string');
+  return usesHook ? hookSources : '';
+}
+
+function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
 }

@@ -1,4 +1,3 @@
-import type { Ajv2020 } from 'ajv/dist/2020.js';
 import type { Driver } from '../db/driver.js';
 import type { Dialect } from '../db/named-params.js';
 import type { ManifestPath } from '../manifest/diagnostics.js';
@@ -21,7 +20,6 @@ export interface DirectiveContext {
   /** Top-level param names the params schema declares; null when it cannot be known. */
   paramNames: ReadonlySet<string> | null;
   hooks: HookLoader;
-  ajv: Ajv2020;
   builtin: boolean;
 }
 

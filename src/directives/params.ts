@@ -1,5 +1,6 @@
 import type { ErrorObject } from 'ajv';
 import { SockeyError } from '../runtime/errors.js';
+import { compileValidator } from '../compile/validators.js';
 import type { DirectiveContext } from './context.js';
 
 export interface ParamsDirective {
@@ -13,7 +14,7 @@ export function compileParams(schema: Record<string, unknown> | boolean | undefi
   const effective = schema === undefined ? { type: 'object' } : schema;
   let check: ((data: unknown) => boolean) & { errors?: ErrorObject[] | null };
   try {
-    check = ctx.ajv.compile(effective);
+    check = compileValidator(effective);
   } catch (e) {
     ctx.sink.error('PARAMS_SCHEMA', [...ctx.at, 'params'], `params is not a valid JSON Schema: ${(e as Error).message}`);
     check = Object.assign(() => true, { errors: null });

@@ -58,6 +58,7 @@ async function handle(target: DispatchTarget, socket: Socket, state: SocketState
   }
   let payload = args[0] === ack ? undefined : args[0];
   const call: Call = { event, params: EMPTY, auth: null, socket, state, io: target.io, log: target.log, route };
+  table.load.inflight++;
   try {
     if (route.auth !== 'none') {
       const who = await target.identify(call, payload);
@@ -78,6 +79,8 @@ async function handle(target: DispatchTarget, socket: Socket, state: SocketState
     if (route.timers.length) startRouteTimers(call, route);
   } catch (e) {
     fail(call, route, e, ack);
+  } finally {
+    table.load.inflight--;
   }
 }
 

@@ -1,0 +1,84 @@
+import type { Logger } from 'pino';
+import { compileSource, readSettings, type RouteTable } from '../compile/table.js';
+import type { Driver } from '../db/driver.js';
+import { migrate } from '../db/migrate.js';
+import { openDatabase } from '../db/open.js';
+import { hasErrors, ManifestError, type Diagnostic } from '../manifest/diagnostics.js';
+import { loadManifest } from '../manifest/load.js';
+import type { DatabaseSettings } from '../manifest/settings.js';
+import type { ServerPlugin } from './server.js';
+
+/** A compiled table with the database it runs on. */
+export interface Version {
+  table: RouteTable;
+  db: Driver;
+}
+
+export interface BuildOptions {
+  manifestPath: string;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  plugins: ServerPlugin[];
+  log: Logger;
+  /** The version serving now: its database is reused when the database section did not change. */
+  previous?: Version;
+}
+
+/**
+ * load -> validate -> compile, off to the side: nothing that serves is
+ * touched. Throws ManifestError (every diagnostic) when the manifest is not usable.
+ */
+export async function buildVersion(o: BuildOptions): Promise<Version & { dbChanged: boolean; warnings: Diagnostic[] }> {
+  const loaded = loadManifest(o.manifestPath, o.cwd);
+  if (!loaded.source || hasErrors(loaded.diagnostics)) throw new ManifestError(loaded.diagnostics);
+  const pre = readSettings(loaded.source, { env: o.env, strictEnv: true });
+  if (!pre.settings || hasErrors(pre.diagnostics)) throw new ManifestError(pre.diagnostics);
+  const settings = pre.settings;
+  const reuse = o.previous && sameDatabase(o.previous.table.settings.database, settings.database);
+  const db = reuse ? o.previous!.db : openDatabase(settings.database);
+  try {
+    const builtin = o.plugins.flatMap((p) => p.schemaFiles?.(db.dialect, { authEnabled: settings.auth.enabled }) ?? []);
+    await migrate(db, builtin);
+    if (settings.database.migrate) {
+      const applied = await migrate(db, settings.database.schema);
+      if (applied.length) o.log.info(`applied ${applied.length} schema file(s)`);
+    }
+    const compiled = await compileSource(loaded.source, { driver: db, env: o.env, strictEnv: true, builtins: combineBuiltins(o.plugins) });
+    if (!compiled.table) throw new ManifestError(compiled.diagnostics);
+    let table = compiled.table;
+    if (reuse) {
+      // Same database: keep its in-flight counter, and the very same Route of every unchanged route
+      // (its closures, rate-limit windows and running timers go on as they were).
+      const routes = new Map(table.routes);
+      for (const [event, route] of routes) {
+        const old = o.previous!.table.routes.get(event);
+        if (old && old.fingerprint === route.fingerprint) routes.set(event, old);
+      }
+      table = Object.freeze({ ...table, routes, load: o.previous!.table.load });
+    }
+    return { table, db, dbChanged: !reuse, warnings: compiled.diagnostics.filter((d) => d.severity === 'warning') };
+  } catch (e) {
+    if (!reuse) await db.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+function sameDatabase(a: DatabaseSettings, b: DatabaseSettings): boolean {
+  return a.driver === b.driver && a.file === b.file && a.url === b.url && a.pool === b.pool;
+}
+
+function combineBuiltins(plugins: ServerPlugin[]) {
+  const providers = plugins.map((p) => p.builtins).filter((b): b is NonNullable<ServerPlugin['builtins']> => Boolean(b));
+  if (providers.length === 0) return undefined;
+  return (...args: Parameters<NonNullable<ServerPlugin['builtins']>>) => {
+    const merged = { at: [] as (string | number)[], routes: {} };
+    for (const provide of providers) {
+      const b = provide(...args);
+      if (b) {
+        merged.at = [...b.at];
+        Object.assign(merged.routes, b.routes);
+      }
+    }
+    return merged;
+  };
+}

@@ -1,0 +1,113 @@
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
+import { pino, type Logger } from 'pino';
+import { defaultPlugins } from '../../src/plugins.js';
+import { SockeyServer } from '../../src/runtime/server.js';
+
+/** A temp folder with the given files (relative path -> content); removed by `cleanup()`. */
+export function tempApp(files: Record<string, string>): { dir: string; write(rel: string, text: string): string; cleanup(): void } {
+  const dir = mkdtempSync(path.join(tmpdir(), 'sockey-test-'));
+  const write = (rel: string, text: string) => {
+    const file = path.join(dir, rel);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, text);
+    return file;
+  };
+  for (const [rel, text] of Object.entries(files)) write(rel, text);
+  return { dir, write, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A logger whose JSON lines are kept in `lines` (so tests can assert what was logged). */
+export function memoryLogger(): { log: Logger; lines: Array<Record<string, unknown>>; text(): string } {
+  const lines: Array<Record<string, unknown>> = [];
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      for (const l of String(chunk).split('\n')) if (l.trim()) lines.push(JSON.parse(l));
+      cb();
+    },
+  });
+  const log = pino({ level: 'debug', base: undefined, redact: { paths: ['password', '*.password', 'token', '*.token', 'key', '*.key', 'url', '*.url'], censor: '[redacted]' } }, stream);
+  return { log, lines, text: () => lines.map((l) => JSON.stringify(l)).join('\n') };
+}
+
+export interface TestServer {
+  server: SockeyServer;
+  url: string;
+  dir: string;
+  logs: ReturnType<typeof memoryLogger>;
+  write(rel: string, text: string): string;
+  client(options?: Parameters<typeof connect>[1]): Promise<ClientSocket>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a real sockey server on a free port of 127.0.0.1 for a manifest
+ * (YAML text) and extra files, in a temp folder. `close()` disconnects
+ * every client made through it and removes the folder.
+ */
+export async function startServer(manifest: string, files: Record<string, string> = {}, env: NodeJS.ProcessEnv = {}): Promise<TestServer> {
+  const app = tempApp({ 'sockey.yaml': manifest, ...files });
+  const logs = memoryLogger();
+  let server: SockeyServer;
+  try {
+    server = await SockeyServer.start({ manifest: 'sockey.yaml', cwd: app.dir, port: 0, host: '127.0.0.1', env: { ...process.env, ...env }, log: logs.log, plugins: defaultPlugins() });
+  } catch (e) {
+    app.cleanup();
+    throw e;
+  }
+  const url = `http://127.0.0.1:${server.port}`;
+  const clients: ClientSocket[] = [];
+  return {
+    server,
+    url,
+    dir: app.dir,
+    logs,
+    write: app.write,
+    async client(options) {
+      const socket = connect(url, { transports: ['websocket'], forceNew: true, reconnection: false, ...options });
+      clients.push(socket);
+      await new Promise<void>((resolve, reject) => {
+        socket.once('connect', () => resolve());
+        socket.once('connect_error', reject);
+      });
+      return socket;
+    },
+    async close() {
+      for (const c of clients) c.disconnect();
+      await server.close();
+      app.cleanup();
+    },
+  };
+}
+
+/** Emits with an ack and resolves with what the server acked. */
+export function call<T = any>(socket: ClientSocket, event: string, payload?: unknown, timeoutMs = 5000): Promise<T> {
+  return socket.timeout(timeoutMs).emitWithAck(event, payload) as Promise<T>;
+}
+
+/** Resolves with the next payload of `event` on `socket`, or rejects after `timeoutMs`. */
+export function next<T = any>(socket: ClientSocket, event: string, timeoutMs = 3000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      socket.off(event, on);
+      reject(new Error(`no "${event}" within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const on = (payload: T) => {
+      clearTimeout(timer);
+      resolve(payload);
+    };
+    socket.once(event, on);
+  });
+}
+
+/** Collects every payload of `event` on `socket` from now on. */
+export function collect<T = any>(socket: ClientSocket, event: string): T[] {
+  const seen: T[] = [];
+  socket.on(event, (p: T) => seen.push(p));
+  return seen;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
