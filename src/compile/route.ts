@@ -55,6 +55,7 @@ export function compileRoute(event: string, raw: RawRoute, base: Omit<DirectiveC
       action: kind,
       emit: emit.describe,
       params: params.summary,
+      paramsSchema: raw.params ?? { type: 'object' },
       timers: timers.map((t) => `${t.kind} ${t.ms}ms -> ${t.emit.describe}`),
       rateLimit: rateLimit ? `${rateLimit.count}/${rateLimit.perMs}ms` : undefined,
       description: raw.description,

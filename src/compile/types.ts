@@ -80,6 +80,8 @@ export interface RouteSummary {
   action: string;
   emit: string;
   params: string[];
+  /** The params JSON Schema as declared (what the playground builds its form from). */
+  paramsSchema: unknown;
   timers: string[];
   rateLimit?: string;
   description?: string;

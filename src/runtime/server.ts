@@ -6,7 +6,10 @@ import type { BuiltinProvider, RouteTable } from '../compile/table.js';
 import type { Driver } from '../db/driver.js';
 import { formatDiagnostic } from '../manifest/diagnostics.js';
 import { attachDispatcher, type DispatchTarget, type Identify } from './dispatch.js';
-import { httpHandler } from './http.js';
+import { httpHandler, playgroundInfo } from './http.js';
+
+/** The namespace the playground listens on for route changes (kept apart from the app's events). */
+export const PLAYGROUND_NAMESPACE = '/_sockey';
 import { createLogger } from './logger.js';
 import type { SocketState } from './socket-state.js';
 import { buildVersion } from './version.js';
@@ -58,6 +61,8 @@ export class SockeyServer {
   swap(table: RouteTable, db: Driver = this.db): void {
     this.target.table = table;
     this.db = db;
+    // Open playgrounds show the new routes without a refresh.
+    if (table.settings.server.playground) this.io.of(PLAYGROUND_NAMESPACE).emit('routes', playgroundInfo(table));
   }
 
   static async start(options: StartOptions = {}): Promise<SockeyServer> {
@@ -81,6 +86,8 @@ export class SockeyServer {
       };
     }
     attachDispatcher(target, server.states);
+    // Only the playground's own page connects here; with playground: false it refuses everyone.
+    io.of(PLAYGROUND_NAMESPACE).use((_socket, next) => next(server.table.settings.server.playground ? undefined : new Error('playground is off')));
     const handler = httpHandler(() => server.table);
     http.on('request', (req, res) => {
       if (!res.headersSent && !(req.url ?? '').startsWith('/socket.io/')) handler(req, res);

@@ -1,0 +1,180 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { call, collect, next, sleep, startServer, type TestServer } from './support/util.js';
+
+const MANIFEST = `
+version: 1
+database: { file: ./db.sqlite }
+auth: { bcryptCost: 4 }
+server:
+  maxPayload: 2kb
+routes:
+  room.join:
+    params: { type: object, properties: { room: { type: string } }, required: [room] }
+    join: "room:{{params.room}}"
+    reply: { joined: "{{params.room}}" }
+  room.leave:
+    params: { type: object, properties: { room: { type: string } }, required: [room] }
+    leave: "room:{{params.room}}"
+    reply: { left: "{{params.room}}" }
+  room.say:
+    params: { type: object, properties: { room: { type: string }, text: { type: string } }, required: [room, text] }
+    reply: { text: "{{params.text}}" }
+    emit: { to: room, room: "room:{{params.room}}" }
+  room.shout:
+    params: { type: object, properties: { room: { type: string }, text: { type: string } }, required: [room, text] }
+    reply: { text: "{{params.text}}" }
+    emit: { to: room, room: "room:{{params.room}}", except: self }
+  hook.join:
+    params: { type: object, properties: { room: { type: string } }, required: [room] }
+    hook: ./hooks/rooms.ts#joinAndGreet
+  notify.me:
+    auth: required
+    reply: { hello: "{{auth.name}}" }
+    emit: { to: user }
+  notify.other:
+    auth: required
+    params: { type: object, properties: { id: { type: integer } }, required: [id] }
+    reply: { from: "{{auth.name}}" }
+    emit: { to: user, user: "{{params.id}}", event: direct }
+  big:
+    reply: { ok: 1 }
+`;
+
+const HOOK = `
+export async function joinAndGreet(ctx) {
+  ctx.join('room:' + ctx.params.room);
+  ctx.emit({ to: 'room', room: 'room:' + ctx.params.room, except: 'self' }, { arrived: ctx.socket.id }, 'room.arrived');
+  return { joined: ctx.params.room };
+}
+`;
+
+let t: TestServer;
+afterEach(async () => {
+  await t?.close();
+});
+
+async function register(socket: Awaited<ReturnType<TestServer['client']>>, name: string) {
+  const r = await call(socket, 'auth', { type: 'register', user: { name, email: `${name}@example.com`, password: 'pa55!word' } });
+  expect(r.ok).toBe(true);
+  return r.res as { name: string; token: string };
+}
+
+describe('rooms', () => {
+  it('delivers to members only, the caller too when a member', async () => {
+    t = await startServer(MANIFEST, { 'hooks/rooms.ts': HOOK });
+    const [a, b, c] = [await t.client(), await t.client(), await t.client()];
+    expect(await call(a, 'room.join', { room: 'x' })).toEqual({ ok: true, err: false, res: { joined: 'x' } });
+    await call(b, 'room.join', { room: 'x' });
+    const seenC = collect(c, 'room.say_data');
+    const atA = next(a, 'room.say_data');
+    const atB = next(b, 'room.say_data');
+    const ack = await call(a, 'room.say', { room: 'x', text: 'hi' });
+    expect(ack).toEqual({ ok: true, err: false, res: { text: 'hi' } });
+    expect(await atA).toEqual({ ok: true, err: false, res: { text: 'hi' } });
+    expect(await atB).toEqual({ ok: true, err: false, res: { text: 'hi' } });
+    await sleep(100);
+    expect(seenC).toEqual([]);
+  });
+
+  it('except: self leaves the caller out', async () => {
+    t = await startServer(MANIFEST, { 'hooks/rooms.ts': HOOK });
+    const [a, b] = [await t.client(), await t.client()];
+    await call(a, 'room.join', { room: 'y' });
+    await call(b, 'room.join', { room: 'y' });
+    const seenA = collect(a, 'room.shout_data');
+    const atB = next(b, 'room.shout_data');
+    await call(a, 'room.shout', { room: 'y', text: 'hey' });
+    expect((await atB).res).toEqual({ text: 'hey' });
+    await sleep(100);
+    expect(seenA).toEqual([]);
+  });
+
+  it('leave stops delivery, and a non-member caller still gets its ack', async () => {
+    t = await startServer(MANIFEST, { 'hooks/rooms.ts': HOOK });
+    const [a, b] = [await t.client(), await t.client()];
+    await call(b, 'room.join', { room: 'z' });
+    expect(await call(b, 'room.leave', { room: 'z' })).toEqual({ ok: true, err: false, res: { left: 'z' } });
+    const seenB = collect(b, 'room.say_data');
+    const seenA = collect(a, 'room.say_data');
+    expect((await call(a, 'room.say', { room: 'z', text: 'anyone?' })).ok).toBe(true);
+    await sleep(100);
+    expect(seenB).toEqual([]);
+    expect(seenA).toEqual([]);
+  });
+
+  it('a socket leaves every room on disconnect', async () => {
+    t = await startServer(MANIFEST, { 'hooks/rooms.ts': HOOK });
+    const a = await t.client();
+    await call(a, 'room.join', { room: 'd' });
+    const id = a.id!;
+    expect(t.server.io.sockets.adapter.rooms.get('room:d')?.has(id)).toBe(true);
+    a.disconnect();
+    for (let i = 0; i < 50 && t.server.io.sockets.adapter.rooms.has('room:d'); i++) await sleep(20);
+    expect(t.server.io.sockets.adapter.rooms.has('room:d')).toBe(false);
+    expect(t.server.states.has(id)).toBe(false);
+  });
+
+  it('hooks join rooms and emit to them', async () => {
+    t = await startServer(MANIFEST, { 'hooks/rooms.ts': HOOK });
+    const [a, b] = [await t.client(), await t.client()];
+    await call(a, 'hook.join', { room: 'h' });
+    const arrived = next(a, 'room.arrived');
+    expect(await call(b, 'hook.join', { room: 'h' })).toEqual({ ok: true, err: false, res: { joined: 'h' } });
+    expect(await arrived).toEqual({ ok: true, err: false, res: { arrived: b.id } });
+  });
+});
+
+describe('per-user delivery', () => {
+  it('to: user reaches every socket of the signed-in user and nobody else', async () => {
+    t = await startServer(MANIFEST, { 'hooks/rooms.ts': HOOK });
+    const [phone, laptop, other] = [await t.client(), await t.client(), await t.client()];
+    const ada = await register(phone, 'ada');
+    expect((await call(laptop, 'auth', { type: 'login', user: { name: 'ada', password: 'pa55!word' } })).ok).toBe(true);
+    await register(other, 'bob');
+    const seenOther = collect(other, 'notify.me_data');
+    const atPhone = next(phone, 'notify.me_data');
+    const atLaptop = next(laptop, 'notify.me_data');
+    expect(await call(phone, 'notify.me', {})).toEqual({ ok: true, err: false, res: { hello: 'ada' } });
+    expect((await atPhone).res).toEqual({ hello: 'ada' });
+    expect((await atLaptop).res).toEqual({ hello: 'ada' });
+    await sleep(100);
+    expect(seenOther).toEqual([]);
+    expect(ada.name).toBe('ada');
+  });
+
+  it('to: user with user: reaches another user by id', async () => {
+    t = await startServer(MANIFEST, { 'hooks/rooms.ts': HOOK });
+    const [a, b] = [await t.client(), await t.client()];
+    await register(a, 'carol');
+    await register(b, 'dave');
+    const rows = (await t.server.db.run("SELECT id FROM users WHERE name_lower = 'dave'", [])).rows!;
+    const atB = next(b, 'direct');
+    expect((await call(a, 'notify.other', { id: rows[0]!.id })).ok).toBe(true);
+    expect(await atB).toEqual({ ok: true, err: false, res: { from: 'carol' } });
+  });
+
+  it('a signed-out socket no longer gets user deliveries', async () => {
+    t = await startServer(MANIFEST, { 'hooks/rooms.ts': HOOK });
+    const [a, b] = [await t.client(), await t.client()];
+    const ada = await register(a, 'erin');
+    expect((await call(b, 'auth', { type: 'login', user: { name: 'erin', password: 'pa55!word' } })).ok).toBe(true);
+    expect((await call(b, 'auth', { type: 'logout' })).res).toEqual({ loggedOut: true });
+    const seenB = collect(b, 'notify.me_data');
+    await call(a, 'notify.me', {});
+    await sleep(100);
+    expect(seenB).toEqual([]);
+    expect(ada.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+});
+
+describe('payload limit', () => {
+  it('a client over server.maxPayload is disconnected alone', async () => {
+    t = await startServer(MANIFEST, { 'hooks/rooms.ts': HOOK });
+    const [a, b] = [await t.client(), await t.client()];
+    const gone = new Promise<string>((resolve) => a.on('disconnect', (reason) => resolve(reason)));
+    a.emit('big', { blob: 'x'.repeat(10_000) });
+    expect(await gone).toBe('transport close');
+    expect(b.connected).toBe(true);
+    expect(await call(b, 'big', { blob: 'x'.repeat(100) })).toEqual({ ok: true, err: false, res: { ok: 1 } });
+  });
+});
