@@ -3,7 +3,7 @@ CREATE TABLE IF NOT EXISTS users (
   id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
   name VARCHAR(191) NOT NULL,
   -- lower(name): names are unique case-insensitively
-  name_lower VARCHAR(191) NOT NULL,
+  name_lower VARCHAR(191) COLLATE utf8mb4_bin NOT NULL,
   email VARCHAR(255) NULL,
   -- bcrypt hash, never the password
   password VARCHAR(100) NOT NULL,

@@ -2,9 +2,10 @@ import type { Socket } from 'socket.io';
 import type { AuthUser, Call } from '../compile/types.js';
 import type { Driver } from '../db/driver.js';
 import type { Settings } from '../manifest/settings.js';
+import { errorEnvelope } from '../runtime/envelope.js';
 import { SockeyError } from '../runtime/errors.js';
 import type { SocketState } from '../runtime/socket-state.js';
-import { ensureFresh, sessionOf, verifyToken, type Session, type SessionIndex } from './session.js';
+import { ensureFresh, verifyToken, type Session, type SessionIndex } from './session.js';
 import { storeFor } from './store.js';
 
 /**
@@ -13,7 +14,7 @@ import { storeFor } from './store.js';
  * (the original sockey protocol; stripped before params are validated).
  */
 export async function identify(call: Call, payload: unknown, db: Driver, settings: Settings, sessions: SessionIndex): Promise<{ user: AuthUser | null; payload: unknown }> {
-  const { state, socket } = call;
+  const { state } = call;
   if (state.ready) await state.ready;
   const store = storeFor(db);
   let rest = payload;
@@ -27,8 +28,8 @@ export async function identify(call: Call, payload: unknown, db: Driver, setting
   }
   const session = state.session as Session | undefined;
   if (session && state.user) {
-    await ensureFresh(session, socket, store, settings, () => sessions.signOut(socket, state));
-    return { user: state.user, payload: rest };
+    const user = state.user;
+    return (await fresh(call, session, store, settings, sessions)) ? { user, payload: rest } : { user: null, payload: rest };
   }
   if (presented) {
     const row = await verifyToken(store, presented.name, presented.key);
@@ -36,11 +37,26 @@ export async function identify(call: Call, payload: unknown, db: Driver, setting
       if (call.route.auth === 'required') throw new SockeyError('UNAUTHORIZED', 'Invalid name or key.');
       return { user: null, payload: rest };
     }
-    const s = sessionOf(row);
-    await ensureFresh(s, socket, store, settings, () => undefined);
-    return { user: { id: s.userId, name: s.name }, payload: rest };
+    const s = sessions.sessionFor(row);
+    return (await fresh(call, s, store, settings, sessions)) ? { user: { id: s.userId, name: s.name }, payload: rest } : { user: null, payload: rest };
   }
   return { user: null, payload: rest };
+}
+
+/**
+ * Renews or expires the session. An expired session fails a required route
+ * with "Logged out."; an optional route runs as a guest, and the socket is
+ * told on `auth_error`.
+ */
+async function fresh(call: Call, session: Session, store: ReturnType<typeof storeFor>, settings: Settings, sessions: SessionIndex): Promise<boolean> {
+  try {
+    await ensureFresh(session, call.socket, store, settings, sessions);
+    return true;
+  } catch (e) {
+    if (call.route.auth === 'required' || !(e instanceof SockeyError)) throw e;
+    call.socket.emit(settings.auth.event + settings.socket.error, errorEnvelope(e.code, e.message));
+    return false;
+  }
 }
 
 /** Handshake `auth: { name, token }`: verified once when the socket connects. */
@@ -51,15 +67,15 @@ export function authenticateHandshake(socket: Socket, state: SocketState, db: Dr
     const store = storeFor(db);
     const row = await verifyToken(store, creds.name, creds.token);
     if (!row) {
-      socket.emit(settings.auth.event + settings.socket.error, { ok: false, err: 'Invalid name or token.', res: false, code: 'UNAUTHORIZED' });
+      socket.emit(settings.auth.event + settings.socket.error, errorEnvelope('UNAUTHORIZED', 'Invalid name or token.'));
       return;
     }
-    const session = sessionOf(row);
+    const session = sessions.sessionFor(row);
     try {
-      await ensureFresh(session, socket, store, settings, () => undefined);
+      await ensureFresh(session, socket, store, settings, sessions);
     } catch (e) {
       if (e instanceof SockeyError) {
-        socket.emit(settings.auth.event + settings.socket.error, { ok: false, err: e.message, res: false, code: e.code });
+        socket.emit(settings.auth.event + settings.socket.error, errorEnvelope(e.code, e.message));
         return;
       }
       throw e;

@@ -1,9 +1,12 @@
 import { SockeyError } from '../runtime/errors.js';
 
 /**
- * Counts failed logins per name and per address; past `count` failures in
- * `perMs`, logins from that name or address are answered RATE_LIMITED.
+ * Counts failed logins per name and per address; past `count` failures for a
+ * name (or ADDRESS_FACTOR times that from one address, which many users may
+ * share behind a NAT) in `perMs`, logins are answered RATE_LIMITED.
  */
+const ADDRESS_FACTOR = 4;
+
 export class LoginLimiter {
   private readonly failures = new Map<string, { start: number; count: number }>();
 
@@ -13,7 +16,8 @@ export class LoginLimiter {
   check(keys: string[], now = Date.now()): void {
     for (const key of keys) {
       const w = this.failures.get(key);
-      if (w && now - w.start < this.perMs && w.count >= this.count) {
+      const limit = key.startsWith('addr:') ? this.count * ADDRESS_FACTOR : this.count;
+      if (w && now - w.start < this.perMs && w.count >= limit) {
         throw new SockeyError('RATE_LIMITED', 'Too many failed logins, try again later.', { retryAfterMs: w.start + this.perMs - now });
       }
     }

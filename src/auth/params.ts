@@ -10,9 +10,9 @@ export function authParamsSchema(auth: Settings['auth']): Record<string, unknown
   const name = { type: 'string', minLength: auth.lengths.username.min, maxLength: auth.lengths.username.max, pattern: '^[\\p{L}\\p{N}_.\\-]+$' };
   const password = { type: 'string', minLength: auth.lengths.password.min, maxLength: auth.lengths.password.max };
   const email = { type: 'string', format: 'email', maxLength: 255 };
-  const branch = (type: string, user: Record<string, unknown>) => ({
+  const branch = (type: string, user: Record<string, unknown>, userRequired = true) => ({
     if: { properties: { type: { const: type } }, required: ['type'] },
-    then: { required: ['user'], properties: { user } },
+    then: { required: userRequired ? ['user'] : [], properties: { user } },
   });
   return {
     type: 'object',
@@ -32,6 +32,10 @@ export function authParamsSchema(auth: Settings['auth']): Record<string, unknown
         required: ['name', 'password'],
         properties: { name: { type: 'string', minLength: 1, maxLength: 255 }, password: { type: 'string', minLength: 1, maxLength: 1024 }, persistent: { type: 'boolean' } },
       }),
+      branch('logout', {
+        type: 'object',
+        properties: { name: { type: 'string', maxLength: 255 }, key: { type: 'string', maxLength: 200 } },
+      }, false),
       branch('check', {
         type: 'object',
         required: ['name', 'key'],

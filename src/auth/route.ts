@@ -23,6 +23,8 @@ export function authRoute(settings: Settings, driver: Driver | undefined, sessio
   const auth = settings.auth;
   const handler = async (_ctx: unknown, call: Call) => {
     if (!driver) throw new SockeyError('DB_ERROR', 'Database error.');
+    // A login sent right after connecting must not be undone by the handshake check finishing later.
+    if (call.state.ready) await call.state.ready;
     const store = storeFor(driver);
     const p = call.params as unknown as AuthPayload;
     const user = p.user ?? {};
@@ -41,8 +43,10 @@ export function authRoute(settings: Settings, driver: Driver | undefined, sessio
         const keys = [`name:${user.name!.toLowerCase()}`, `addr:${call.socket.handshake.address}`];
         limiter.check(keys);
         const row = await store.findUser(user.name!);
-        const ok = await verifyPassword(user.password!, row?.password, auth.bcryptCost);
-        if (!row || !ok) {
+        // bcrypt reads 72 bytes: a longer password never matches (register refuses them).
+        const tooLong = tooLongForBcrypt(user.password!);
+        const ok = await verifyPassword(user.password!, tooLong ? undefined : row?.password, auth.bcryptCost);
+        if (!row || !ok || tooLong) {
           limiter.fail(keys);
           // The same words whether the name exists or not.
           throw new SockeyError('UNAUTHORIZED', 'Wrong name or password.');
@@ -51,12 +55,15 @@ export function authRoute(settings: Settings, driver: Driver | undefined, sessio
         return signIn(call, row.id, row.name, Boolean(user.persistent));
       }
       case 'logout': {
+        // The socket's own session, or the key presented in the original protocol's way.
         const session = call.state.session as Session | undefined;
-        if (session) {
-          await store.deleteKey(session.keyId);
-          sessions.revoke(session.keyId);
-          sessions.signOut(call.socket, call.state);
+        const presented = user.key !== undefined ? await verifyToken(store, user.name, user.key) : undefined;
+        for (const keyId of [session?.keyId, presented?.id]) {
+          if (keyId === undefined) continue;
+          await store.deleteKey(keyId);
+          sessions.revoke(keyId);
         }
+        sessions.signOut(call.socket, call.state);
         return { loggedOut: true };
       }
       case 'check': {

@@ -7,7 +7,7 @@ import type { SocketState } from '../runtime/socket-state.js';
 import type { AuthStore, KeyRow } from './store.js';
 import { hashToken, newToken, sameHash } from './tokens.js';
 
-/** A signed-in socket's session: one user_keys row. The token itself is never kept. */
+/** One signed-in session: one user_keys row, shared by every socket using its token. The token itself is never kept. */
 export interface Session {
   keyId: number | string;
   userId: number | string;
@@ -18,19 +18,32 @@ export interface Session {
   renewing?: Promise<void>;
 }
 
-/** Which sockets use which key, so a logout signs out every socket of that session. */
+interface KeyEntry {
+  session: Session;
+  members: Set<{ socket: Socket; state: SocketState }>;
+}
+
+/**
+ * Which sockets use which key. Sockets on one key share one Session, so a
+ * renewal happens once and reaches them all, and a logout signs them all out.
+ */
 export class SessionIndex {
-  private readonly byKey = new Map<string, Set<{ socket: Socket; state: SocketState }>>();
+  private readonly byKey = new Map<string, KeyEntry>();
+
+  /** The live Session of a key row (shared), or a new one for a key no socket uses yet. */
+  sessionFor(row: KeyRow): Session {
+    return this.byKey.get(String(row.id))?.session ?? { keyId: row.id, userId: row.user_id, name: row.name, persistent: Boolean(row.persistent), issuedAt: row.issued_at };
+  }
 
   signIn(socket: Socket, state: SocketState, session: Session): void {
     this.signOut(socket, state);
-    state.user = { id: session.userId, name: session.name };
-    state.session = session;
-    void socket.join(userRoom(session.userId));
     const key = String(session.keyId);
-    let set = this.byKey.get(key);
-    if (!set) this.byKey.set(key, (set = new Set()));
-    set.add({ socket, state });
+    let entry = this.byKey.get(key);
+    if (!entry) this.byKey.set(key, (entry = { session, members: new Set() }));
+    state.user = { id: entry.session.userId, name: entry.session.name };
+    state.session = entry.session;
+    void socket.join(userRoom(entry.session.userId));
+    entry.members.add({ socket, state });
     socket.once('disconnect', () => this.forget(key, state));
   }
 
@@ -43,24 +56,30 @@ export class SessionIndex {
     this.forget(String(session.keyId), state);
   }
 
-  /** Signs out every socket using the key (after a logout revoked it). */
+  /** Signs out every socket using the key (after a logout revoked it, or it expired). */
   revoke(keyId: number | string): void {
-    const set = this.byKey.get(String(keyId));
-    if (!set) return;
-    for (const { socket, state } of [...set]) this.signOut(socket, state);
+    const entry = this.byKey.get(String(keyId));
+    if (!entry) return;
+    for (const { socket, state } of [...entry.members]) this.signOut(socket, state);
     this.byKey.delete(String(keyId));
   }
 
-  private forget(key: string, state: SocketState): void {
-    const set = this.byKey.get(key);
-    if (!set) return;
-    for (const entry of set) if (entry.state === state) set.delete(entry);
-    if (set.size === 0) this.byKey.delete(key);
+  has(keyId: number | string, socket: Socket): boolean {
+    for (const m of this.byKey.get(String(keyId))?.members ?? []) if (m.socket === socket) return true;
+    return false;
   }
-}
 
-export function sessionOf(row: KeyRow): Session {
-  return { keyId: row.id, userId: row.user_id, name: row.name, persistent: Boolean(row.persistent), issuedAt: row.issued_at };
+  /** Sends to every socket signed in with the key. */
+  notify(keyId: number | string, event: string, payload: unknown): void {
+    for (const { socket } of this.byKey.get(String(keyId))?.members ?? []) socket.emit(event, payload);
+  }
+
+  private forget(key: string, state: SocketState): void {
+    const entry = this.byKey.get(key);
+    if (!entry) return;
+    for (const m of entry.members) if (m.state === state) entry.members.delete(m);
+    if (entry.members.size === 0) this.byKey.delete(key);
+  }
 }
 
 /** The key row of a presented `{ name, token }`, or undefined when it does not match. */
@@ -73,15 +92,17 @@ export async function verifyToken(store: AuthStore, name: unknown, token: unknow
 }
 
 /**
- * A session older than tokenTimeout: a persistent one gets a new token, pushed
- * on `auth_data`; any other is revoked and the call fails with "Logged out.".
+ * A session older than tokenTimeout: a persistent one gets a new token,
+ * pushed on `auth_data` to every socket of the session (and to `socket`, which
+ * may have presented the key per message); any other is revoked and the call
+ * fails with "Logged out.".
  */
-export async function ensureFresh(session: Session, socket: Socket, store: AuthStore, settings: Settings, onRevoke: () => void): Promise<void> {
+export async function ensureFresh(session: Session, socket: Socket, store: AuthStore, settings: Settings, sessions: SessionIndex): Promise<void> {
   if (Date.now() - session.issuedAt <= settings.auth.tokenTimeoutMs) return;
   if (session.renewing) return session.renewing;
   if (!session.persistent) {
     await store.deleteKey(session.keyId);
-    onRevoke();
+    sessions.revoke(session.keyId);
     throw new SockeyError('UNAUTHORIZED', 'Logged out.');
   }
   session.renewing = (async () => {
@@ -89,7 +110,10 @@ export async function ensureFresh(session: Session, socket: Socket, store: AuthS
     const now = Date.now();
     await store.renewKey(session.keyId, hashToken(token), now);
     session.issuedAt = now;
-    socket.emit(settings.auth.event + settings.socket.data, dataEnvelope({ name: session.name, token, renewed: true }));
+    const event = settings.auth.event + settings.socket.data;
+    const envelope = dataEnvelope({ name: session.name, token, renewed: true });
+    sessions.notify(session.keyId, event, envelope);
+    if (!sessions.has(session.keyId, socket)) socket.emit(event, envelope);
   })().finally(() => {
     session.renewing = undefined;
   });
