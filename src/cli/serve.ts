@@ -35,6 +35,24 @@ export async function serveCommand(argv: string[], io: CliIo, signal?: AbortSign
   }
   if (values.log !== undefined && values.log !== 'pretty' && values.log !== 'json') throw new UserError(`--log must be pretty or json, got "${values.log}"`);
   const log = createLogger({ format: values.log as LogFormat | undefined });
+  // Signals are caught before anything is logged: a supervisor's SIGTERM right after start still closes cleanly.
+  let stopReason: string | undefined;
+  let wake = () => {};
+  const stopped = new Promise<void>((resolve) => (wake = resolve));
+  const stop = (why: string) => {
+    stopReason ??= why;
+    wake();
+  };
+  const onInt = () => stop('SIGINT');
+  const onTerm = () => stop('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  signal?.addEventListener('abort', () => stop('abort'), { once: true });
+  const unlisten = () => {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+  };
+
   let server: SockeyServer;
   try {
     server = await SockeyServer.start({
@@ -47,6 +65,7 @@ export async function serveCommand(argv: string[], io: CliIo, signal?: AbortSign
       plugins: defaultPlugins(),
     });
   } catch (e) {
+    unlisten();
     if (e instanceof ManifestError) {
       for (const d of e.diagnostics) io.stderr(formatDiagnostic(d) + '\n');
       return EXIT.PROBLEMS;
@@ -55,20 +74,14 @@ export async function serveCommand(argv: string[], io: CliIo, signal?: AbortSign
     if (err.code === 'EADDRINUSE') throw new UserError(`port ${values.port ?? 'configured'} is already in use`, EXIT.PROBLEMS);
     throw new UserError(`cannot start: ${err.message}`, EXIT.PROBLEMS);
   }
-  const watching = values['no-watch'] ? undefined : watchServer(server);
+  const watching = values['no-watch'] || stopReason ? undefined : watchServer(server);
   const reloader = watching?.reloader ?? new Reloader(server);
   const onHup = () => void reloader.reload('SIGHUP');
   process.on('SIGHUP', onHup);
-  await new Promise<void>((resolve) => {
-    const stop = (why: string) => {
-      log.info(`${why}: closing`);
-      resolve();
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    signal?.addEventListener('abort', () => stop('abort'), { once: true });
-  });
+  await stopped;
+  log.info(`${stopReason}: closing`);
   process.off('SIGHUP', onHup);
+  unlisten();
   await watching?.close();
   await server.close();
   log.info('closed');

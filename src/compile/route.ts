@@ -8,6 +8,7 @@ import { compileStringTemplate } from '../directives/template.js';
 import { compileTimers } from '../directives/timers.js';
 import { parseDuration } from './duration.js';
 import type { RawRoute } from '../manifest/types.js';
+import type { ManifestPath } from '../manifest/diagnostics.js';
 import type { SharedQuery } from '../runtime/hook-context.js';
 import type { RateLimiter, Route } from './types.js';
 
@@ -19,7 +20,7 @@ export interface RouteInputs {
 }
 
 /** Directives in, one frozen Route out. Problems go to ctx.sink. */
-export function compileRoute(event: string, raw: RawRoute, base: Omit<DirectiveContext, 'auth' | 'paramNames' | 'event'>, inputs: RouteInputs): { route: Route; statements: string[] } {
+export function compileRoute(event: string, raw: RawRoute, base: Omit<DirectiveContext, 'auth' | 'paramNames' | 'event'>, inputs: RouteInputs): { route: Route; statements: Array<{ text: string; path: ManifestPath }> } {
   const auth = raw.auth ?? 'none';
   const ctx0: DirectiveContext = { ...base, event, auth, paramNames: null };
   const params = compileParams(raw.params, ctx0);

@@ -69,7 +69,14 @@ export function readSettings(source: ManifestSource, options: CompileOptions = {
 
 export async function compileSource(source: ManifestSource, options: CompileOptions = {}): Promise<CompileResult> {
   const sink = new DiagnosticSink(source);
-  if (!checkSchema(source.data, sink)) return { diagnostics: sink.list, source };
+  // Problems inside a route's entry skip that route only, so the rest is still checked (every problem at once).
+  const broken = new Set<string>();
+  if (!checkSchema(source.data, sink)) {
+    for (const d of sink.list) {
+      if (d.path[0] !== 'routes' || d.path.length < 2) return { diagnostics: sink.list, source };
+      broken.add(String(d.path[1]));
+    }
+  }
   const manifest = source.data as RawManifest;
   const settings = resolveSettings(manifest, source.dir, options.env ?? process.env, sink, options.strictEnv ?? true);
   const files = new Set<string>([source.absPath, ...settings.database.schema]);
@@ -79,6 +86,7 @@ export async function compileSource(source: ManifestSource, options: CompileOpti
   const entries: Array<{ event: string; raw: RawRoute; at: ManifestPath; builtin: boolean }> = [];
   for (const [event, raw] of Object.entries(builtins?.routes ?? {})) entries.push({ event, raw, at: builtins!.at, builtin: true });
   for (const [event, raw] of Object.entries(userRoutes)) {
+    if (broken.has(event)) continue;
     const at = ['routes', event];
     if (RESERVED_EVENTS.has(event)) sink.error('RESERVED_EVENT', at, `"${event}" is reserved by socket.io; choose another event name`, { at: 'key' });
     else if (builtins?.routes[event]) sink.error('RESERVED_EVENT', at, `"${event}" is the built-in auth event; rename auth.event or this route`, { at: 'key' });
@@ -101,7 +109,7 @@ export async function compileSource(source: ManifestSource, options: CompileOpti
     if (routes.has(event)) continue;
     const { route, statements: texts } = compileRoute(event, raw, { ...base, at, builtin }, { hooks, query, fingerprintExtra: shared + (usesDatabase(raw) || builtin ? dbShared : '') + hookFingerprint(raw, hookSources) });
     routes.set(event, route);
-    for (const text of texts) statements.push({ event, path: [...at, 'sql'], text });
+    for (const st of texts) statements.push({ event, ...st });
   }
   if (hasErrors(sink.list)) return { diagnostics: sink.list, settings, source };
   return { table: Object.freeze({ routes, settings, files: [...files], statements, load: { inflight: 0 } }), settings, diagnostics: sink.list, source };

@@ -1,4 +1,5 @@
 import type { Action } from '../compile/types.js';
+import type { ManifestPath } from '../manifest/diagnostics.js';
 import type { RawAction } from '../manifest/types.js';
 import type { SharedQuery } from '../runtime/hook-context.js';
 import type { DirectiveContext } from './context.js';
@@ -10,7 +11,7 @@ import { compileReply } from './template.js';
 export interface CompiledAction {
   action: Action;
   kind: string;
-  statements: string[];
+  statements: Array<{ text: string; path: ManifestPath }>;
 }
 
 /**
@@ -28,7 +29,7 @@ export function compileAction(raw: RawAction, ctx: DirectiveContext, hooks: Read
 
   let base: Action | undefined;
   let kind = 'reply';
-  let statements: string[] = [];
+  let statements: CompiledAction['statements'] = [];
   if (has.sql) {
     const sql = compileSql(raw.sql!, raw.result, ctx);
     base = sql.run;

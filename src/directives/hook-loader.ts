@@ -50,7 +50,9 @@ export class HookLoader {
     this.files.add(file);
     const mod = await this.importFile(file);
     if (mod instanceof Error) return { error: `hook module ${path.relative(this.dir, file)} failed to load: ${mod.message.split('\n')[0]}` };
-    const fn = mod[name] ?? (name === 'default' ? undefined : (mod.default as Record<string, unknown> | undefined)?.[name]);
+    // A module tsx loads as CommonJS (no "type": "module" nearby) has its exports under `default`.
+    const inner = mod.default as Record<string, unknown> | undefined;
+    const fn = name === 'default' ? (typeof inner === 'function' ? inner : inner?.default) : (mod[name] ?? inner?.[name]);
     if (typeof fn !== 'function') {
       const exported = Object.keys(mod).filter((k) => typeof mod[k] === 'function');
       return { error: `${path.relative(this.dir, file)} does not export a function "${name}"${exported.length ? ` (it exports: ${exported.join(', ')})` : ''}` };

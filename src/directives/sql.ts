@@ -5,18 +5,20 @@ import { SockeyError } from '../runtime/errors.js';
 import { closest } from '../manifest/suggest.js';
 import type { Call } from '../compile/types.js';
 import type { DirectiveContext } from './context.js';
+import type { ManifestPath } from '../manifest/diagnostics.js';
 
 type Extract = (call: Call) => SqlValue;
 
 interface CompiledStatement {
   text: string;
   extract: Extract[];
+  path: ManifestPath;
 }
 
 /** The statements of a route with their placeholders, for `validate --db`. */
 export interface SqlAction {
   run(call: Call): Promise<unknown> | unknown;
-  statements: string[];
+  statements: Array<{ text: string; path: ManifestPath }>;
 }
 
 /** `sql:` compiles to placeholder SQL plus one value extractor per placeholder. */
@@ -28,11 +30,12 @@ export function compileSql(sql: string | string[], result: ResultShape | undefin
   const noDb = () => {
     throw new SockeyError('DB_ERROR', 'Database error.');
   };
-  if (!db) return { run: noDb, statements: statements.map((s) => s.text) };
+  const located = statements.map((s) => ({ text: s.text, path: s.path }));
+  if (!db) return { run: noDb, statements: located };
   if (statements.length === 1) {
     const [{ text, extract }] = statements as [CompiledStatement];
     return {
-      statements: [text],
+      statements: located,
       run(call) {
         const values = new Array<SqlValue>(extract.length);
         for (let i = 0; i < extract.length; i++) values[i] = extract[i]!(call);
@@ -42,7 +45,7 @@ export function compileSql(sql: string | string[], result: ResultShape | undefin
     };
   }
   return {
-    statements: statements.map((s) => s.text),
+    statements: located,
     run(call) {
       const steps: SqlStep[] = statements.map((s) => ({ text: s.text, values: s.extract.map((x) => x(call)) }));
       const r = db.transaction(steps);
@@ -58,7 +61,7 @@ function compileStatement(sql: string, ctx: DirectiveContext, path: (string | nu
   }
   const { text, params } = rewriteNamedParams(sql, ctx.dialect);
   const extract = params.map((p) => extractor(p.name, ctx, path));
-  return { text, extract };
+  return { text, extract, path };
 }
 
 function extractor(name: string, ctx: DirectiveContext, path: (string | number)[]): Extract {

@@ -72,8 +72,8 @@ export function locate(source: ManifestSource, p: ManifestPath, at: 'key' | 'val
       const valueStart = rangeStart(pair.value);
       offset = (last && at === 'key') || valueStart === undefined ? keyStart ?? offset : valueStart;
       node = pair.value;
-    } else if (isSeq(node) && typeof seg === 'number') {
-      const item = node.items[seg];
+    } else if (isSeq(node) && /^\d+$/.test(String(seg))) {
+      const item = node.items[Number(seg)];
       const start = rangeStart(item);
       if (start === undefined) return offset;
       offset = start;
@@ -108,8 +108,12 @@ export class DiagnosticSink {
     const start = locate(this.source, path);
     const node = this.source.doc.getIn(path, true) as Node | undefined;
     const end = node?.range?.[1] ?? this.source.text.length;
-    const found = this.source.text.indexOf(needle, start);
-    return found !== -1 && found < end ? found : start;
+    // The whole name: `:room` must not match the start of `:rooms`.
+    for (let found = this.source.text.indexOf(needle, start); found !== -1 && found < end; found = this.source.text.indexOf(needle, found + 1)) {
+      const wholeWord = !/[A-Za-z0-9_]$/.test(needle) || !/[A-Za-z0-9_]/.test(this.source.text[found + needle.length] ?? '');
+      if (wholeWord) return found;
+    }
+    return start;
   }
 
   private add(severity: Diagnostic['severity'], code: DiagnosticCode, path: ManifestPath, message: string, where: { at?: 'key' | 'value'; offset?: number }): void {

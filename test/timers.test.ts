@@ -1,0 +1,251 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { flush, ok, record, until } from './support/flow.js';
+import { call, collect, next, sleep, startServer, type TestServer } from './support/util.js';
+
+const MANIFEST = `
+version: 1
+database: { driver: sqlite, file: ./data/app.db, schema: [./schema.sql], migrate: true }
+routes:
+  tick.self:
+    params: { type: object, properties: { tag: { type: string, default: none } } }
+    reply: started
+    timers:
+      - every: 100ms
+        reply: { tag: "{{params.tag}}" }
+  tick.broadcast:
+    reply: started
+    timers:
+      - every: 100ms
+        emit: broadcast
+        reply: { from: broadcast }
+  tick.all:
+    reply: started
+    timers:
+      - every: 100ms
+        emit: all
+        reply: { from: all }
+  once:
+    params: { type: object, properties: { n: { type: integer } }, required: [n] }
+    reply: started
+    timers:
+      - after: 150ms
+        emit: all
+        reply: { n: "{{params.n}}" }
+  once.late:
+    reply: started
+    timers:
+      - after: 400ms
+        emit: all
+        reply: late
+  once.self:
+    reply: started
+    timers:
+      - after: 100ms
+        emit: { to: self, event: "once.done" }
+        reply: { done: true }
+  example:
+    reply: { message: "Received Example Request" }
+    timers:
+      - every: 100ms
+        emit: broadcast
+        reply: { message: "Timed emit to everyone but the caller" }
+      - after: 250ms
+        emit: all
+        reply: { message: "Emit to everyone after 250 ms" }
+  counter:
+    reply: started
+    timers:
+      - every: 100ms
+        emit: self
+        sql: SELECT COUNT(*) AS n FROM beats
+        result: value
+  beat:
+    sql: INSERT INTO beats DEFAULT VALUES
+    result: none
+  bad.params:
+    params: { type: object, properties: { n: { type: integer } }, required: [n] }
+    reply: started
+    timers:
+      - after: 50ms
+        emit: self
+        reply: should not fire
+`;
+
+const SCHEMA = 'CREATE TABLE IF NOT EXISTS beats (id INTEGER PRIMARY KEY AUTOINCREMENT);\n';
+
+describe('route timers', () => {
+  // A server per test: intervals of one test must not reach the clients of the next.
+  let t: TestServer;
+  beforeEach(async () => {
+    t = await startServer(MANIFEST, { 'schema.sql': SCHEMA });
+  });
+  afterEach(() => t?.close());
+
+  const timersOf = (id: string | undefined) => t.server.states.get(id!)?.timers;
+
+  it('every: emits to self repeatedly, with the params of the call', async () => {
+    const a = await t.client();
+    const ticks = collect(a, 'tick.self_data');
+    expect(await call(a, 'tick.self', { tag: 'x' })).toEqual(ok('started'));
+    await until(() => ticks.length >= 3, 'three ticks');
+    expect(ticks.slice(0, 3)).toEqual([ok({ tag: 'x' }), ok({ tag: 'x' }), ok({ tag: 'x' })]);
+  });
+
+  it('every: emits to broadcast (not the owner) and to all (the owner too)', async () => {
+    const [a, b, c] = [await t.client(), await t.client(), await t.client()];
+    const seen = [record(a), record(b), record(c)];
+    expect(await call(a, 'tick.broadcast', {})).toEqual(ok('started'));
+    expect(await call(b, 'tick.all', {})).toEqual(ok('started'));
+    await until(() => seen.every((s) => s.filter((x) => x.event === 'tick.all_data').length >= 2), 'two all ticks each');
+    await until(() => seen[1]!.filter((x) => x.event === 'tick.broadcast_data').length >= 2, 'two broadcast ticks on b');
+    await until(() => seen[2]!.filter((x) => x.event === 'tick.broadcast_data').length >= 2, 'two broadcast ticks on c');
+    expect(seen[0]!.filter((x) => x.event === 'tick.broadcast_data')).toEqual([]);
+    for (const s of seen) {
+      for (const x of s) expect(x).toEqual(x.event === 'tick.all_data' ? { event: 'tick.all_data', payload: ok({ from: 'all' }) } : { event: 'tick.broadcast_data', payload: ok({ from: 'broadcast' }) });
+    }
+  });
+
+  it('after: fires once, to all, with the params of the call', async () => {
+    const [a, b] = [await t.client(), await t.client()];
+    const [seenA, seenB] = [collect(a, 'once_data'), collect(b, 'once_data')];
+    const started = Date.now();
+    expect(await call(a, 'once', { n: 7 })).toEqual(ok('started'));
+    const first = await next(b, 'once_data');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+    expect(first).toEqual(ok({ n: 7 }));
+    await sleep(400);
+    await flush(a, b);
+    expect(seenA).toEqual([ok({ n: 7 })]);
+    expect(seenB).toEqual([ok({ n: 7 })]);
+    // Fired and gone: nothing left for this route.
+    expect(timersOf(a.id)!.routes()).not.toContain('once');
+  });
+
+  it('after: an explicit event name', async () => {
+    const a = await t.client();
+    const got = next(a, 'once.done');
+    expect(await call(a, 'once.self', {})).toEqual(ok('started'));
+    expect(await got).toEqual(ok({ done: true }));
+  });
+
+  it('the default example route: the reply, a broadcast interval and an "after" to all', async () => {
+    const [a, b] = [await t.client(), await t.client()];
+    const [seenA, seenB] = [record(a), record(b)];
+    expect(await call(a, 'example', {})).toEqual(ok({ message: 'Received Example Request' }));
+    await until(() => seenA.length >= 1 && seenB.some((x) => x.payload && (x.payload as { res: { message: string } }).res.message.includes('after')), 'the after packet');
+    expect(seenA).toEqual([{ event: 'example_data', payload: ok({ message: 'Emit to everyone after 250 ms' }) }]);
+    expect(seenB.filter((x) => (x.payload as { res: { message: string } }).res.message.startsWith('Timed')).length).toBeGreaterThanOrEqual(1);
+    for (const x of seenB) expect(x.event).toBe('example_data');
+  });
+
+  it('a timer may run sql; its result is emitted', async () => {
+    const a = await t.client();
+    const ticks = collect(a, 'counter_data');
+    await call(a, 'counter', {});
+    await until(() => ticks.length >= 1, 'a counter tick');
+    const base = (ticks[0] as { res: number }).res;
+    expect(ticks[0]).toEqual(ok(base));
+    await call(a, 'beat', {});
+    await call(a, 'beat', {});
+    await until(() => ticks.some((x) => (x as { res: number }).res === base + 2), 'the count to move by two');
+  });
+
+  it('a failed call starts no timers', async () => {
+    const a = await t.client();
+    const seen = record(a);
+    expect(await call(a, 'bad.params', {})).toMatchObject({ ok: false, code: 'VALIDATION' });
+    await sleep(150);
+    await flush(a);
+    expect(seen).toEqual([]);
+    expect(timersOf(a.id)!.count()).toBe(0);
+  });
+
+  it('invoking the route again replaces its interval instead of stacking it', async () => {
+    const a = await t.client();
+    const ticks = collect(a, 'tick.self_data');
+    for (let i = 0; i < 5; i++) {
+      expect(await call(a, 'tick.self', { tag: `call ${i}` })).toEqual(ok('started'));
+      await sleep(30);
+    }
+    expect(timersOf(a.id)!.count()).toBe(1);
+    expect(timersOf(a.id)!.routes()).toEqual(['tick.self']);
+    ticks.length = 0;
+    await sleep(1000);
+    // One 100 ms interval gives at most ~10 in a second; five stacked ones ~50.
+    expect(ticks.length).toBeGreaterThanOrEqual(3);
+    expect(ticks.length).toBeLessThanOrEqual(12);
+    // Every tick comes from the last call's interval.
+    for (const tick of ticks) expect(tick).toEqual(ok({ tag: 'call 4' }));
+  });
+
+  it('invoking the route again replaces a pending "after"', async () => {
+    const [a, b] = [await t.client(), await t.client()];
+    const seenB = collect(b, 'once_data');
+    await call(a, 'once', { n: 1 });
+    await sleep(50);
+    await call(a, 'once', { n: 2 });
+    await sleep(450);
+    await flush(b);
+    expect(seenB).toEqual([ok({ n: 2 })]);
+  });
+
+  it('timers of two sockets are independent', async () => {
+    const [a, b, c] = [await t.client(), await t.client(), await t.client()];
+    const ticksA = collect(a, 'tick.self_data');
+    const ticksB = collect(b, 'tick.self_data');
+    const seenC = record(c);
+    await call(a, 'tick.self', { tag: 'a' });
+    await call(b, 'tick.self', { tag: 'b' });
+    await until(() => ticksA.length >= 2 && ticksB.length >= 2, 'ticks on a and b');
+    for (const x of ticksA) expect(x).toEqual(ok({ tag: 'a' }));
+    for (const x of ticksB) expect(x).toEqual(ok({ tag: 'b' }));
+    // B calling again replaces B's interval only.
+    await call(b, 'tick.self', { tag: 'b2' });
+    expect(timersOf(a.id)!.count()).toBe(1);
+    expect(timersOf(b.id)!.count()).toBe(1);
+    // A leaving stops A's interval only.
+    const idA = a.id!;
+    a.disconnect();
+    await until(() => !t.server.states.has(idA), 'the server to drop a');
+    const before = ticksB.length;
+    await until(() => ticksB.length >= before + 2, 'b to keep ticking');
+    expect(ticksB.at(-1)).toEqual(ok({ tag: 'b2' }));
+    await flush(c);
+    expect(seenC).toEqual([]);
+  });
+
+  it('a disconnect clears every timer of the socket: no packet reaches anyone afterwards', async () => {
+    const [a, b, c] = [await t.client(), await t.client(), await t.client()];
+    const seenB = record(b);
+    const seenC = record(c);
+    await call(a, 'tick.broadcast', {});
+    await call(a, 'tick.all', {});
+    await call(a, 'example', {});
+    await call(a, 'once.late', {});
+    const idA = a.id!;
+    // tick.broadcast, tick.all, example's two timers and once.late's pending "after".
+    expect(timersOf(idA)!.count()).toBe(5);
+    const state = t.server.states.get(idA)!;
+    a.disconnect();
+    await until(() => !t.server.states.has(idA), 'the server to drop a');
+    expect(state.timers.count()).toBe(0);
+    await flush(b, c);
+    const [nb, nc] = [seenB.length, seenC.length];
+    await sleep(600);
+    await flush(b, c);
+    expect(seenB.length).toBe(nb);
+    expect(seenC.length).toBe(nc);
+    // The pending "after" died with the socket.
+    expect([...seenB, ...seenC].some((x) => x.event === 'once.late_data')).toBe(false);
+  });
+
+  it('closing the server clears the timers of connected sockets', async () => {
+    const t2 = await startServer(MANIFEST, { 'schema.sql': SCHEMA });
+    const a = await t2.client();
+    await call(a, 'tick.self', {});
+    const state = t2.server.states.get(a.id!)!;
+    expect(state.timers.count()).toBe(1);
+    await t2.close();
+    expect(state.timers.count()).toBe(0);
+  });
+});
