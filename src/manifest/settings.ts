@@ -47,8 +47,8 @@ const ENV_REF = /\{\{\s*env\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
  * Fills {{env.X}} from `env`. Missing variables are reported (an error when
  * serving, a warning when only validating) and become empty strings.
  */
-function fillEnv(value: string, env: NodeJS.ProcessEnv, sink: DiagnosticSink, at: string[], strict: boolean, encode = false): string {
-  return value.replace(ENV_REF, (_, name: string) => {
+function fillEnv(value: string, env: NodeJS.ProcessEnv, sink: DiagnosticSink, at: string[], strict: boolean, encodeBefore = -1): string {
+  return value.replace(ENV_REF, (_, name: string, offset: number) => {
     const v = env[name];
     if (v === undefined) {
       const msg = `environment variable ${name} is not set`;
@@ -56,8 +56,20 @@ function fillEnv(value: string, env: NodeJS.ProcessEnv, sink: DiagnosticSink, at
       else sink.warn('ENV', at, msg, { offset: sink.offsetOf(at, name) });
       return '';
     }
-    return encode ? encodeURIComponent(v) : v;
+    return offset < encodeBefore ? encodeURIComponent(v) : v;
   });
+}
+
+/**
+ * Where the user:password part of a URL template ends: values filled there are
+ * URL-encoded (a password may hold @ or /); the rest, such as a whole URL from
+ * one variable, is taken as written.
+ */
+function userInfoEnd(template: string): number {
+  const scheme = template.indexOf('://');
+  if (scheme === -1) return -1;
+  const at = template.lastIndexOf('@');
+  return at > scheme ? at : -1;
 }
 
 export function resolveSettings(m: RawManifest, dir: string, env: NodeJS.ProcessEnv, sink: DiagnosticSink, strictEnv: boolean): Settings {
@@ -104,7 +116,7 @@ export function resolveSettings(m: RawManifest, dir: string, env: NodeJS.Process
     database: {
       driver,
       file: file === ':memory:' ? file : path.resolve(dir, file),
-      url: d.url === undefined ? undefined : fillEnv(d.url, env, sink, ['database', 'url'], strictEnv, true),
+      url: d.url === undefined ? undefined : fillEnv(d.url, env, sink, ['database', 'url'], strictEnv, userInfoEnd(d.url)),
       pool: d.pool ?? 10,
       schema: schemaFiles.map((f) => path.resolve(dir, f)),
       migrate: d.migrate ?? false,

@@ -1,11 +1,14 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import sirv from 'sirv';
 import type { RouteTable } from '../compile/table.js';
 
 const PLAYGROUND_DIR = fileURLToPath(new URL('../../playground/', import.meta.url));
-const PLAYGROUND_JS = fileURLToPath(new URL('../playground/app.js', import.meta.url));
+// The compiled page: dist/playground/, seen from dist/runtime/ (built) or from src/runtime/ (tests, tsx).
+const PLAYGROUND_BUILD = [new URL('../playground/', import.meta.url), new URL('../../dist/playground/', import.meta.url)]
+  .map((u) => fileURLToPath(u))
+  .find((dir) => existsSync(dir + 'app.js'));
 
 /** What the playground shows of a table: routes and the protocol's names. */
 export function playgroundInfo(table: RouteTable) {
@@ -40,12 +43,11 @@ export function httpHandler(table: () => RouteTable) {
       send(res, 200, 'application/json', JSON.stringify(playgroundInfo(table())));
       return true;
     }
-    if (path === '/_sockey/app.js') {
-      try {
-        send(res, 200, 'text/javascript; charset=utf-8', readFileSync(PLAYGROUND_JS));
-      } catch {
-        send(res, 500, 'text/plain', 'playground not built: run npm run build');
-      }
+    const module = /^\/_sockey\/([\w.-]+\.js)$/.exec(path);
+    if (module) {
+      if (!PLAYGROUND_BUILD) send(res, 500, 'text/plain', 'playground not built: run npm run build');
+      else if (!existsSync(PLAYGROUND_BUILD + module[1])) send(res, 404, 'application/json', '{"ok":false,"err":"Not found."}');
+      else send(res, 200, 'text/javascript; charset=utf-8', readFileSync(PLAYGROUND_BUILD + module[1]));
       return true;
     }
     if (path.startsWith('/_sockey/')) {
