@@ -9,6 +9,7 @@ import { checkSchema } from '../manifest/schema.js';
 import { resolveSettings, type Settings } from '../manifest/settings.js';
 import type { RawAction, RawManifest, RawRoute } from '../manifest/types.js';
 import { createHookQuery } from '../runtime/hook-context.js';
+import { isSqlFile } from './files.js';
 import { compileRoute } from './route.js';
 import type { Route } from './types.js';
 
@@ -120,7 +121,7 @@ function readSqlFiles(raw: RawRoute, dir: string, at: ManifestPath, sink: Diagno
   const read = (sql: string | string[] | undefined, p: ManifestPath): string | string[] | undefined => {
     if (sql === undefined) return undefined;
     if (Array.isArray(sql)) return sql.map((s, i) => read(s, [...p, i]) as string);
-    if (!/^[^\s;]+\.sql$/i.test(sql)) return sql;
+    if (!isSqlFile(sql)) return sql;
     const file = path.resolve(dir, sql);
     files.add(file);
     try {

@@ -1,7 +1,11 @@
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { tsImport } from 'tsx/esm/api';
+
+// tsx loads a .ts file as CommonJS when no "type": "module" is near it; such modules live in require.cache.
+const requireCache = createRequire(import.meta.url).cache;
 
 export interface LoadedHook {
   fn?: (ctx: never) => unknown;
@@ -17,7 +21,15 @@ export class HookLoader {
   /** Every file the hooks imported, the app's own and below: what a watcher should watch. */
   readonly files = new Set<string>();
 
+  private started = false;
+
   constructor(private readonly dir: string) {}
+
+  /** The app's own CommonJS modules (not node_modules) in require.cache. */
+  private appModules(): string[] {
+    const prefix = this.dir + path.sep;
+    return Object.keys(requireCache).filter((f) => f.startsWith(prefix) && !f.includes(`${path.sep}node_modules${path.sep}`));
+  }
 
   /** Splits `./hooks/x.ts#name` into an absolute file and an export name (default: `default`). */
   resolve(spec: string): { file: string; name: string } {
@@ -45,10 +57,16 @@ export class HookLoader {
   }
 
   async load(spec: string): Promise<LoadedHook> {
+    if (!this.started) {
+      // A fresh namespace makes ES modules new; CommonJS ones must leave the shared cache too.
+      this.started = true;
+      for (const f of this.appModules()) delete requireCache[f];
+    }
     const { file, name } = this.resolve(spec);
     if (!existsSync(file)) return { error: `hook file ${path.relative(this.dir, file) || file} does not exist` };
     this.files.add(file);
     const mod = await this.importFile(file);
+    for (const f of this.appModules()) this.files.add(f.split('?')[0]!);
     if (mod instanceof Error) return { error: `hook module ${path.relative(this.dir, file)} failed to load: ${mod.message.split('\n')[0]}` };
     // A module tsx loads as CommonJS (no "type": "module" nearby) has its exports under `default`.
     const inner = mod.default as Record<string, unknown> | undefined;

@@ -3,6 +3,7 @@ import { formatDiagnostic, ManifestError } from '../manifest/diagnostics.js';
 import type { Settings } from '../manifest/settings.js';
 import type { SockeyServer } from '../runtime/server.js';
 import { buildVersion, type Version } from '../runtime/version.js';
+import { referencedFiles } from '../compile/files.js';
 
 export interface ReloadReport {
   ok: boolean;
@@ -47,7 +48,11 @@ export class Reloader {
   private running: Promise<ReloadReport> | undefined;
   private again: string | undefined;
 
-  constructor(private readonly server: SockeyServer) {}
+  /** `onFiles` hears, after each reload, the files the new (or the rejected) version names. */
+  constructor(
+    private readonly server: SockeyServer,
+    private readonly onFiles?: (files: string[], ok: boolean) => void,
+  ) {}
 
   reload(reason: string): Promise<ReloadReport> {
     if (this.running) {
@@ -79,6 +84,8 @@ export class Reloader {
     try {
       next = await buildVersion({ manifestPath: server.options.manifest, cwd: server.options.cwd, env: server.options.env, plugins: server.options.plugins, log, previous });
     } catch (e) {
+      // Watch what the broken version names first: the file it misses may be written next.
+      this.onFiles?.(referencedFiles(server.options.manifest, server.options.cwd), false);
       if (e instanceof ManifestError) {
         for (const d of e.diagnostics) if (d.severity === 'error') log.error(formatDiagnostic(d));
       } else {
@@ -90,6 +97,7 @@ export class Reloader {
     const diff = diffTables(previous.table, next.table);
     const restart = restartNeeded(previous.table.settings, next.table.settings);
     server.swap(next.table, next.db);
+    this.onFiles?.([...next.table.files], true);
     // Timers of removed or changed routes die with their version; the others run on.
     for (const state of server.states.values()) {
       for (const event of [...diff.removed, ...diff.changed]) {

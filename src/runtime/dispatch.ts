@@ -76,7 +76,8 @@ async function handle(target: DispatchTarget, socket: Socket, state: SocketState
     for (const room of route.join) await socket.join(room(call, res));
     for (const room of route.leave) await socket.leave(room(call, res));
     reply(call, route, res, ack);
-    if (route.timers.length) startRouteTimers(call, route);
+    // A reload during the action may have removed or changed the route: its timers must not start.
+    if (route.timers.length && target.table.routes.get(event) === route) startRouteTimers(call, route);
   } catch (e) {
     fail(call, route, e, ack);
   } finally {
