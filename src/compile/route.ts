@@ -15,8 +15,8 @@ import type { RateLimiter, Route } from './types.js';
 export interface RouteInputs {
   hooks: ReadonlyMap<string, LoadedHook>;
   query: SharedQuery;
-  /** Extra text that decides whether the route changed (contents of its SQL/hook files). */
-  fingerprintExtra: string;
+  /** Decides whether the route changed on a reload: its entry, the settings it depends on, its hook sources. */
+  fingerprint: string;
 }
 
 /** Directives in, one frozen Route out. Problems go to ctx.sink. */
@@ -61,7 +61,7 @@ export function compileRoute(event: string, raw: RawRoute, base: Omit<DirectiveC
       rateLimit: rateLimit ? `${rateLimit.count}/${rateLimit.perMs}ms` : undefined,
       description: raw.description,
     },
-    fingerprint: JSON.stringify(raw, (_k, v) => (typeof v === 'function' ? `fn:${v.name}` : v)) + inputs.fingerprintExtra,
+    fingerprint: inputs.fingerprint,
   };
   return { route: Object.freeze(route), statements };
 }

@@ -32,6 +32,8 @@ export interface CompileOptions {
   /** Missing {{env.X}} are errors (serve) or warnings (validate). */
   strictEnv?: boolean;
   builtins?: BuiltinProvider;
+  /** The table serving now, on the same database: unchanged routes are reused, not compiled again. */
+  previous?: RouteTable;
 }
 
 /** A manifest compiled: one immutable table of routes, swapped whole on reload. */
@@ -108,12 +110,20 @@ export async function compileSource(source: ManifestSource, options: CompileOpti
   const statements: Array<{ event: string; path: ManifestPath; text: string }> = [];
   for (const { event, raw, at, builtin } of entries) {
     if (routes.has(event)) continue;
-    const { route, statements: texts } = compileRoute(event, raw, { ...base, at, builtin }, { hooks, query, fingerprintExtra: shared + (usesDatabase(raw) || builtin ? dbShared : '') + hookFingerprint(raw, hookSources) });
+    const fingerprint = JSON.stringify(raw, (_k, v) => (typeof v === 'function' ? `fn:${v.name}` : v)) + shared + (usesDatabase(raw) || builtin ? dbShared : '') + hookFingerprint(raw, hookSources);
+    const old = options.previous?.routes.get(event);
+    if (old && old.fingerprint === fingerprint) {
+      routes.set(event, old);
+      for (const st of options.previous!.statements) if (st.event === event) statements.push(st);
+      continue;
+    }
+    const { route, statements: texts } = compileRoute(event, raw, { ...base, at, builtin }, { hooks, query, fingerprint });
     routes.set(event, route);
     for (const st of texts) statements.push({ event, ...st });
   }
   if (hasErrors(sink.list)) return { diagnostics: sink.list, settings, source };
-  return { table: Object.freeze({ routes, settings, files: [...files], statements, load: { inflight: 0 } }), settings, diagnostics: sink.list, source };
+  const load = options.previous?.load ?? { inflight: 0 };
+  return { table: Object.freeze({ routes, settings, files: [...files], statements, load }), settings, diagnostics: sink.list, source };
 }
 
 /** A `sql:` that is a path ending in .sql is read from that file (relative to the manifest). */

@@ -4,7 +4,7 @@ import type { Driver } from '../db/driver.js';
 import { migrate } from '../db/migrate.js';
 import { openDatabase } from '../db/open.js';
 import { hasErrors, ManifestError, type Diagnostic } from '../manifest/diagnostics.js';
-import { loadManifest } from '../manifest/load.js';
+import { loadManifestOffThread } from '../manifest/parse-off-thread.js';
 import type { DatabaseSettings } from '../manifest/settings.js';
 import type { ServerPlugin } from './server.js';
 
@@ -29,7 +29,7 @@ export interface BuildOptions {
  * touched. Throws ManifestError (every diagnostic) when the manifest is not usable.
  */
 export async function buildVersion(o: BuildOptions): Promise<Version & { dbChanged: boolean; warnings: Diagnostic[] }> {
-  const loaded = loadManifest(o.manifestPath, o.cwd);
+  const loaded = await loadManifestOffThread(o.manifestPath, o.cwd);
   if (!loaded.source || hasErrors(loaded.diagnostics)) throw new ManifestError(loaded.diagnostics);
   const pre = readSettings(loaded.source, { env: o.env, strictEnv: true });
   if (!pre.settings || hasErrors(pre.diagnostics)) throw new ManifestError(pre.diagnostics);
@@ -43,19 +43,11 @@ export async function buildVersion(o: BuildOptions): Promise<Version & { dbChang
       const applied = await migrate(db, settings.database.schema);
       if (applied.length) o.log.info(`applied ${applied.length} schema file(s)`);
     }
-    const compiled = await compileSource(loaded.source, { driver: db, env: o.env, strictEnv: true, builtins: combineBuiltins(o.plugins) });
+    // Same database: routes whose fingerprint did not change are taken over as they are
+    // (not compiled again; their closures, rate-limit windows and timers go on).
+    const compiled = await compileSource(loaded.source, { driver: db, env: o.env, strictEnv: true, builtins: combineBuiltins(o.plugins), previous: reuse ? o.previous!.table : undefined });
     if (!compiled.table) throw new ManifestError(compiled.diagnostics);
-    let table = compiled.table;
-    if (reuse) {
-      // Same database: keep its in-flight counter, and the very same Route of every unchanged route
-      // (its closures, rate-limit windows and running timers go on as they were).
-      const routes = new Map(table.routes);
-      for (const [event, route] of routes) {
-        const old = o.previous!.table.routes.get(event);
-        if (old && old.fingerprint === route.fingerprint) routes.set(event, old);
-      }
-      table = Object.freeze({ ...table, routes, load: o.previous!.table.load });
-    }
+    const table = compiled.table;
     return { table, db, dbChanged: !reuse, warnings: compiled.diagnostics.filter((d) => d.severity === 'warning') };
   } catch (e) {
     if (!reuse) await db.close().catch(() => undefined);
