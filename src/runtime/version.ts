@@ -4,7 +4,7 @@ import type { Driver } from '../db/driver.js';
 import { migrate } from '../db/migrate.js';
 import { openDatabase } from '../db/open.js';
 import { hasErrors, ManifestError, type Diagnostic } from '../manifest/diagnostics.js';
-import { loadManifestOffThread } from '../manifest/parse-off-thread.js';
+import { loadManifest } from '../manifest/load.js';
 import type { DatabaseSettings } from '../manifest/settings.js';
 import type { ServerPlugin } from './server.js';
 
@@ -29,7 +29,7 @@ export interface BuildOptions {
  * touched. Throws ManifestError (every diagnostic) when the manifest is not usable.
  */
 export async function buildVersion(o: BuildOptions): Promise<Version & { dbChanged: boolean; warnings: Diagnostic[] }> {
-  const loaded = await loadManifestOffThread(o.manifestPath, o.cwd);
+  const loaded = loadManifest(o.manifestPath, o.cwd);
   if (!loaded.source || hasErrors(loaded.diagnostics)) throw new ManifestError(loaded.diagnostics);
   const pre = readSettings(loaded.source, { env: o.env, strictEnv: true });
   if (!pre.settings || hasErrors(pre.diagnostics)) throw new ManifestError(pre.diagnostics);
