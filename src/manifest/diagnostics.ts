@@ -9,7 +9,7 @@ export const DIAGNOSTIC_CODES = {
   ACTION: 'a route has no action or more than one',
   RESERVED_EVENT: 'a route uses an event name socket.io reserves',
   SQL_TEMPLATE: '`{{` inside sql',
-  SQL_PARAM: 'a :name in sql that is not a declared param',
+  SQL_PARAM: 'a :name in sql, or a {{params.x}} in a template, that is not a declared param',
   AUTH_REQUIRED: 'auth.* used on a route without auth',
   PARAMS_SCHEMA: 'a params schema that ajv cannot compile',
   TEMPLATE: 'a mustache template that does not parse',
