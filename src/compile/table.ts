@@ -101,7 +101,7 @@ export async function compileSource(source: ManifestSource, options: CompileOpti
   for (const f of loader.files) files.add(f);
 
   const query = createHookQuery(options.driver);
-  const base: Omit<DirectiveContext, 'auth' | 'paramNames' | 'event' | 'at' | 'builtin'> = { sink, settings, dialect: settings.database.driver, db: options.driver, hooks: loader };
+  const base: Omit<DirectiveContext, 'auth' | 'paramNames' | 'event' | 'at' | 'builtin'> = { sink, settings, dialect: settings.database.driver, db: options.driver };
   // What routes depend on besides their own entry: a change here changes them too.
   const shared = JSON.stringify([settings.socket, settings.server.rateLimit]);
   const dbShared = JSON.stringify([settings.database, settings.auth]);

@@ -42,16 +42,6 @@ function collectNames(tokens: Token[], out: string[]): void {
 
 const EXACT = /^\{\{\{?\s*([A-Za-z_$][\w$]*(?:\.[\w$]+)*)\s*\}?\}\}$/;
 
-/** Reads a dotted path from the view (`res.0.id` works on arrays). */
-export function lookup(view: TemplateView, dotted: string): unknown {
-  let v: unknown = view;
-  for (const key of dotted.split('.')) {
-    if (v === null || v === undefined) return undefined;
-    v = (v as Record<string, unknown>)[key];
-  }
-  return v;
-}
-
 function compileLookup(dotted: string): (view: TemplateView) => unknown {
   const keys = dotted.split('.');
   return (view) => {

@@ -4,7 +4,6 @@ import type { ManifestPath } from '../manifest/diagnostics.js';
 import type { DiagnosticSink } from '../manifest/load.js';
 import type { Settings } from '../manifest/settings.js';
 import type { AuthMode } from '../manifest/types.js';
-import type { HookLoader } from './hook-loader.js';
 
 /** What a directive needs to check and compile its piece of one route. */
 export interface DirectiveContext {
@@ -19,7 +18,6 @@ export interface DirectiveContext {
   auth: AuthMode;
   /** Top-level param names the params schema declares; null when it cannot be known. */
   paramNames: ReadonlySet<string> | null;
-  hooks: HookLoader;
   builtin: boolean;
 }
 

@@ -43,7 +43,7 @@ export class SocketTimers {
     for (const route of [...this.byRoute.keys()]) this.clear(route);
   }
 
-  /** Routes with live timers (for reload and tests). */
+  /** Routes with live timers (what a reload clears and tests inspect). */
   routes(): string[] {
     return [...this.byRoute.entries()].filter(([, s]) => s.size > 0).map(([r]) => r);
   }
