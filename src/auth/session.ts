@@ -29,6 +29,8 @@ interface KeyEntry {
  */
 export class SessionIndex {
   private readonly byKey = new Map<string, KeyEntry>();
+  /** Sockets whose disconnect already signs them out (one listener each, however often they sign in). */
+  private readonly tracked = new WeakSet<Socket>();
 
   /** The live Session of a key row (shared), or a new one for a key no socket uses yet. */
   sessionFor(row: KeyRow): Session {
@@ -44,7 +46,10 @@ export class SessionIndex {
     state.session = entry.session;
     void socket.join(userRoom(entry.session.userId));
     entry.members.add({ socket, state });
-    socket.once('disconnect', () => this.forget(key, state));
+    if (!this.tracked.has(socket)) {
+      this.tracked.add(socket);
+      socket.once('disconnect', () => this.signOut(socket, state));
+    }
   }
 
   signOut(socket: Socket, state: SocketState): void {

@@ -4,7 +4,7 @@ import { migrate } from '../db/migrate.js';
 import { openDatabase } from '../db/open.js';
 import { formatDiagnostic, hasErrors } from '../manifest/diagnostics.js';
 import { loadManifest } from '../manifest/load.js';
-import { defaultPlugins } from '../plugins.js';
+import { builtinSchemaFiles, defaultPlugins } from '../plugins.js';
 import { parseVerbArgs } from './args.js';
 import { EXIT, UserError, type CliIo } from './io.js';
 
@@ -36,7 +36,7 @@ export async function dbCommand(argv: string[], io: CliIo): Promise<number> {
   const settings = pre.settings;
   const db = openDatabase(settings.database);
   try {
-    const builtin = defaultPlugins().flatMap((p) => p.schemaFiles?.(db.dialect, { authEnabled: settings.auth.enabled }) ?? []);
+    const builtin = builtinSchemaFiles(defaultPlugins(), db.dialect, settings);
     const applied = await migrate(db, [...builtin, ...settings.database.schema]);
     for (const f of applied) io.stdout(`applied ${path.relative(io.cwd, f) || f}\n`);
     io.stdout(`${db.description}: ${applied.length} schema file${applied.length === 1 ? '' : 's'} applied\n`);

@@ -1,6 +1,6 @@
 import { compileManifestFile } from '../compile/table.js';
 import { formatDiagnostic } from '../manifest/diagnostics.js';
-import { defaultPlugins } from '../plugins.js';
+import { builtinRoutes, defaultPlugins } from '../plugins.js';
 import { parseVerbArgs } from './args.js';
 import { EXIT, type CliIo } from './io.js';
 
@@ -20,8 +20,7 @@ export async function routesCommand(argv: string[], io: CliIo): Promise<number> 
     return EXIT.OK;
   }
   const file = positionals[0] ?? 'sockey.yaml';
-  const builtins = defaultPlugins().find((p) => p.builtins)?.builtins;
-  const result = await compileManifestFile(file, io.cwd, { env: io.env, strictEnv: false, builtins });
+  const result = await compileManifestFile(file, io.cwd, { env: io.env, strictEnv: false, builtins: builtinRoutes(defaultPlugins()) });
   if (!result.table) {
     for (const d of result.diagnostics) io.stderr(formatDiagnostic(d) + '\n');
     return EXIT.PROBLEMS;

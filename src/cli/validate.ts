@@ -5,7 +5,7 @@ import { SqliteDriver } from '../db/sqlite.js';
 import type { Driver } from '../db/driver.js';
 import { formatDiagnostic, hasErrors, type Diagnostic } from '../manifest/diagnostics.js';
 import { DiagnosticSink } from '../manifest/load.js';
-import { defaultPlugins } from '../plugins.js';
+import { builtinRoutes, builtinSchemaFiles, defaultPlugins } from '../plugins.js';
 import { parseVerbArgs } from './args.js';
 import { EXIT, type CliIo } from './io.js';
 import { existsSync } from 'node:fs';
@@ -29,8 +29,7 @@ export async function validateCommand(argv: string[], io: CliIo): Promise<number
   }
   const file = positionals[0] ?? 'sockey.yaml';
   const plugins = defaultPlugins();
-  const builtins = plugins.find((p) => p.builtins)?.builtins;
-  const result = await compileManifestFile(file, io.cwd, { env: io.env, strictEnv: Boolean(values.db), builtins });
+  const result = await compileManifestFile(file, io.cwd, { env: io.env, strictEnv: Boolean(values.db), builtins: builtinRoutes(plugins) });
   const diagnostics: Diagnostic[] = [...result.diagnostics];
   if (values.db && result.table && result.source && result.settings) {
     const sink = new DiagnosticSink(result.source);
@@ -60,7 +59,7 @@ async function checkStatements(result: Awaited<ReturnType<typeof compileManifest
     sink.error('DB', ['database'], `cannot open the database: ${(e as Error).message}`, { at: 'key' });
     return;
   }
-  const schemaFiles = [...plugins.flatMap((p) => p.schemaFiles?.(db.dialect, { authEnabled: settings.auth.enabled }) ?? []), ...settings.database.schema];
+  const schemaFiles = [...builtinSchemaFiles(plugins, db.dialect, settings), ...settings.database.schema];
   const checkAll = async () => {
     for (const s of table.statements) {
       try {

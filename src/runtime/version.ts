@@ -6,6 +6,7 @@ import { openDatabase } from '../db/open.js';
 import { hasErrors, ManifestError, type Diagnostic } from '../manifest/diagnostics.js';
 import { loadManifest } from '../manifest/load.js';
 import type { DatabaseSettings } from '../manifest/settings.js';
+import { builtinRoutes, builtinSchemaFiles } from '../plugins.js';
 import type { ServerPlugin } from './server.js';
 
 /** A compiled table with the database it runs on. */
@@ -37,15 +38,14 @@ export async function buildVersion(o: BuildOptions): Promise<Version & { dbChang
   const reuse = o.previous && sameDatabase(o.previous.table.settings.database, settings.database);
   const db = reuse ? o.previous!.db : openDatabase(settings.database);
   try {
-    const builtin = o.plugins.flatMap((p) => p.schemaFiles?.(db.dialect, { authEnabled: settings.auth.enabled }) ?? []);
-    await migrate(db, builtin);
+    await migrate(db, builtinSchemaFiles(o.plugins, db.dialect, settings));
     if (settings.database.migrate) {
       const applied = await migrate(db, settings.database.schema);
       if (applied.length) o.log.info(`applied ${applied.length} schema file(s)`);
     }
     // Same database: routes whose fingerprint did not change are taken over as they are
     // (not compiled again; their closures, rate-limit windows and timers go on).
-    const compiled = await compileSource(loaded.source, { driver: db, env: o.env, strictEnv: true, builtins: combineBuiltins(o.plugins), previous: reuse ? o.previous!.table : undefined });
+    const compiled = await compileSource(loaded.source, { driver: db, env: o.env, strictEnv: true, builtins: builtinRoutes(o.plugins), previous: reuse ? o.previous!.table : undefined });
     if (!compiled.table) throw new ManifestError(compiled.diagnostics);
     const table = compiled.table;
     return { table, db, dbChanged: !reuse, warnings: compiled.diagnostics.filter((d) => d.severity === 'warning') };
@@ -57,20 +57,4 @@ export async function buildVersion(o: BuildOptions): Promise<Version & { dbChang
 
 function sameDatabase(a: DatabaseSettings, b: DatabaseSettings): boolean {
   return a.driver === b.driver && a.file === b.file && a.url === b.url && a.pool === b.pool;
-}
-
-function combineBuiltins(plugins: ServerPlugin[]) {
-  const providers = plugins.map((p) => p.builtins).filter((b): b is NonNullable<ServerPlugin['builtins']> => Boolean(b));
-  if (providers.length === 0) return undefined;
-  return (...args: Parameters<NonNullable<ServerPlugin['builtins']>>) => {
-    const merged = { at: [] as (string | number)[], routes: {} };
-    for (const provide of providers) {
-      const b = provide(...args);
-      if (b) {
-        merged.at = [...b.at];
-        Object.assign(merged.routes, b.routes);
-      }
-    }
-    return merged;
-  };
 }
