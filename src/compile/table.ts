@@ -7,7 +7,7 @@ import { hasErrors, type Diagnostic, type ManifestPath } from '../manifest/diagn
 import { DiagnosticSink, loadManifest, type ManifestSource } from '../manifest/load.js';
 import { checkSchema } from '../manifest/schema.js';
 import { resolveSettings, type Settings } from '../manifest/settings.js';
-import type { RawAction, RawManifest, RawRoute } from '../manifest/types.js';
+import type { RawManifest, RawRoute } from '../manifest/types.js';
 import { createHookQuery } from '../runtime/hook-context.js';
 import { isSqlFile } from './files.js';
 import { compileRoute } from './route.js';
@@ -34,6 +34,8 @@ export interface CompileOptions {
   builtins?: BuiltinProvider;
   /** The table serving now, on the same database: unchanged routes are reused, not compiled again. */
   previous?: RouteTable;
+  /** Settings already checked against the schema and resolved (the server did it to open the database). */
+  settings?: Settings;
 }
 
 /** A manifest compiled: one immutable table of routes, swapped whole on reload. */
@@ -42,6 +44,8 @@ export interface RouteTable {
   readonly settings: Settings;
   /** Files a watcher should watch: the manifest, SQL files, hook modules and what they import. */
   readonly files: readonly string[];
+  /** The hook modules and everything they imported: their sources are part of hook routes' fingerprints. */
+  readonly hookFiles: readonly string[];
   /** Every SQL statement (with `?` placeholders) and where it is declared, for `validate --db`. */
   readonly statements: ReadonlyArray<{ event: string; path: ManifestPath; text: string }>;
   /** Messages under way on this table's database (shared by tables on the same database), to drain it before closing. */
@@ -74,14 +78,14 @@ export async function compileSource(source: ManifestSource, options: CompileOpti
   const sink = new DiagnosticSink(source);
   // Problems inside a route's entry skip that route only, so the rest is still checked (every problem at once).
   const broken = new Set<string>();
-  if (!checkSchema(source.data, sink)) {
+  if (!options.settings && !checkSchema(source.data, sink)) {
     for (const d of sink.list) {
       if (d.path[0] !== 'routes' || d.path.length < 2) return { diagnostics: sink.list, source };
       broken.add(String(d.path[1]));
     }
   }
   const manifest = source.data as RawManifest;
-  const settings = resolveSettings(manifest, source.dir, options.env ?? process.env, sink, options.strictEnv ?? true);
+  const settings = options.settings ?? resolveSettings(manifest, source.dir, options.env ?? process.env, sink, options.strictEnv ?? true);
   const files = new Set<string>([source.absPath, ...settings.database.schema]);
 
   const userRoutes = manifest.routes ?? {};
@@ -96,23 +100,42 @@ export async function compileSource(source: ManifestSource, options: CompileOpti
     entries.push({ event, raw: readSqlFiles(raw, source.dir, at, sink, files), at, builtin: false });
   }
 
+  // Fingerprint every route first: an unchanged one is taken over from the previous table, and hook
+  // modules are imported only for routes that are compiled (an import is a fresh tsx namespace).
   const loader = new HookLoader(source.dir);
-  const hooks = await loadHooks(entries.map((e) => e.raw), loader);
-  for (const f of loader.files) files.add(f);
-
-  const query = createHookQuery(options.driver);
-  const base: Omit<DirectiveContext, 'auth' | 'paramNames' | 'event' | 'at' | 'builtin'> = { sink, settings, dialect: settings.database.driver, db: options.driver };
+  const specFiles = hookSpecs(entries.map((e) => e.raw)).map((spec) => loader.resolve(spec).file);
+  const knownHookFiles = new Set([...(options.previous?.hookFiles ?? []), ...specFiles]);
   // What routes depend on besides their own entry: a change here changes them too.
   const shared = JSON.stringify([settings.socket, settings.server.rateLimit]);
   const dbShared = JSON.stringify([settings.database, settings.auth]);
-  const hookSources = [...loader.files].sort().map((f) => readText(f)).join('\0');
+  const fingerprintOf = (raw: RawRoute, builtin: boolean, hookSources: string) =>
+    JSON.stringify(raw, (_k, v) => (typeof v === 'function' ? `fn:${v.name}` : v)) + shared + (usesDatabase(raw) || builtin ? dbShared : '') + (usesHook(raw) ? hookSources : '');
+  const knownSources = sourcesOf(knownHookFiles);
+  const seen = new Set<string>();
+  let plans = entries.filter((e) => !seen.has(e.event) && Boolean(seen.add(e.event))).map((e) => ({ ...e, fingerprint: fingerprintOf(e.raw, e.builtin, knownSources) }));
+  // Routes sharing a hook module are compiled together, so they keep sharing one module instance.
+  const unchanged = (p: (typeof plans)[number]) => options.previous?.routes.get(p.event)?.fingerprint === p.fingerprint;
+  const reloadedModules = new Set(plans.filter((p) => !unchanged(p)).flatMap((p) => hookSpecs([p.raw]).map((spec) => loader.resolve(spec).file)));
+  const reusable = (p: (typeof plans)[number]) => unchanged(p) && !hookSpecs([p.raw]).some((spec) => reloadedModules.has(loader.resolve(spec).file));
+  const stale = plans.filter((p) => !reusable(p));
+  const hooks = await loadHooks(stale.map((p) => p.raw), loader);
+  // A compiled hook may import files no fingerprint has seen yet: count them in.
+  if ([...loader.files].some((f) => !knownHookFiles.has(f))) {
+    const allSources = sourcesOf(new Set([...knownHookFiles, ...loader.files]));
+    plans = plans.map((p) => (reusable(p) ? p : { ...p, fingerprint: fingerprintOf(p.raw, p.builtin, allSources) }));
+  }
+  const reusedHookRoute = plans.some((p) => usesHook(p.raw) && reusable(p));
+  const hookFiles = reusedHookRoute ? new Set([...knownHookFiles, ...loader.files]) : loader.files;
+  for (const f of hookFiles) files.add(f);
+
+  const query = createHookQuery(options.driver);
+  const base: Omit<DirectiveContext, 'auth' | 'paramNames' | 'event' | 'at' | 'builtin'> = { sink, settings, dialect: settings.database.driver, db: options.driver };
   const routes = new Map<string, Route>();
   const statements: Array<{ event: string; path: ManifestPath; text: string }> = [];
-  for (const { event, raw, at, builtin } of entries) {
-    if (routes.has(event)) continue;
-    const fingerprint = JSON.stringify(raw, (_k, v) => (typeof v === 'function' ? `fn:${v.name}` : v)) + shared + (usesDatabase(raw) || builtin ? dbShared : '') + hookFingerprint(raw, hookSources);
+  for (const plan of plans) {
+    const { event, raw, at, builtin, fingerprint } = plan;
     const old = options.previous?.routes.get(event);
-    if (old && old.fingerprint === fingerprint) {
+    if (old && reusable(plan)) {
       routes.set(event, old);
       for (const st of options.previous!.statements) if (st.event === event) statements.push(st);
       continue;
@@ -123,7 +146,7 @@ export async function compileSource(source: ManifestSource, options: CompileOpti
   }
   if (hasErrors(sink.list)) return { diagnostics: sink.list, settings, source };
   const load = options.previous?.load ?? { inflight: 0 };
-  return { table: Object.freeze({ routes, settings, files: [...files], statements, load }), settings, diagnostics: sink.list, source };
+  return { table: Object.freeze({ routes, settings, files: [...files], hookFiles: [...hookFiles], statements, load }), settings, diagnostics: sink.list, source };
 }
 
 /** A `sql:` that is a path ending in .sql is read from that file (relative to the manifest). */
@@ -145,17 +168,16 @@ function readSqlFiles(raw: RawRoute, dir: string, at: ManifestPath, sink: Diagno
   return { ...raw, sql: read(raw.sql, [...at, 'sql']), ...(withTimers ? { timers: withTimers } : {}) };
 }
 
-async function loadHooks(raws: RawRoute[], loader: HookLoader): Promise<Map<string, LoadedHook>> {
+/** The hook specs (`path#export`) of routes and their timers. */
+function hookSpecs(raws: RawRoute[]): string[] {
   const specs = new Set<string>();
-  const add = (a: RawAction) => {
-    if (typeof a.hook === 'string') specs.add(a.hook);
-  };
-  for (const raw of raws) {
-    add(raw);
-    raw.timers?.forEach(add);
-  }
+  for (const raw of raws) for (const a of [raw, ...(raw.timers ?? [])]) if (typeof a.hook === 'string') specs.add(a.hook);
+  return [...specs];
+}
+
+async function loadHooks(raws: RawRoute[], loader: HookLoader): Promise<Map<string, LoadedHook>> {
   const hooks = new Map<string, LoadedHook>();
-  await Promise.all([...specs].map(async (spec) => hooks.set(spec, await loader.load(spec))));
+  await Promise.all(hookSpecs(raws).map(async (spec) => hooks.set(spec, await loader.load(spec))));
   return hooks;
 }
 
@@ -164,9 +186,12 @@ function usesDatabase(raw: RawRoute): boolean {
 }
 
 /** A hook route changes when any module the hooks loaded changes (their imports included). */
-function hookFingerprint(raw: RawRoute, hookSources: string): string {
-  const usesHook = typeof raw.hook === 'string' || (raw.timers ?? []).some((t) => typeof t.hook === 'string');
-  return usesHook ? hookSources : '';
+function usesHook(raw: RawRoute): boolean {
+  return [raw, ...(raw.timers ?? [])].some((a) => typeof a.hook === 'string');
+}
+
+function sourcesOf(files: Iterable<string>): string {
+  return [...files].sort().map(readText).join('\0');
 }
 
 function readText(file: string): string {

@@ -45,7 +45,7 @@ export async function buildVersion(o: BuildOptions): Promise<Version & { dbChang
     }
     // Same database: routes whose fingerprint did not change are taken over as they are
     // (not compiled again; their closures, rate-limit windows and timers go on).
-    const compiled = await compileSource(loaded.source, { driver: db, env: o.env, strictEnv: true, builtins: builtinRoutes(o.plugins), previous: reuse ? o.previous!.table : undefined });
+    const compiled = await compileSource(loaded.source, { driver: db, env: o.env, strictEnv: true, builtins: builtinRoutes(o.plugins), previous: reuse ? o.previous!.table : undefined, settings });
     if (!compiled.table) throw new ManifestError(compiled.diagnostics);
     const table = compiled.table;
     return { table, db, dbChanged: !reuse, warnings: compiled.diagnostics.filter((d) => d.severity === 'warning') };
