@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { flush, record } from './support/flow.js';
 import { call, collect, next, sleep, startServer, type TestServer } from './support/util.js';
 
 const MANIFEST = `
@@ -176,5 +177,98 @@ describe('payload limit', () => {
     expect(await gone).toBe('transport close');
     expect(b.connected).toBe(true);
     expect(await call(b, 'big', { blob: 'x'.repeat(100) })).toEqual({ ok: true, err: false, res: { ok: 1 } });
+  });
+});
+
+describe('reserved rooms: a payload never reaches sockey\'s own rooms or a socket\'s private room', () => {
+  const RESERVED = `
+version: 1
+database: { file: ./db.sqlite, schema: [./schema.sql], migrate: true }
+auth: { bcryptCost: 4 }
+routes:
+  any.join:
+    params: { type: object, properties: { room: { type: string } }, required: [room] }
+    sql: INSERT INTO joins (room) VALUES (:room)
+    join: "{{params.room}}"
+  any.leave:
+    params: { type: object, properties: { room: { type: string } }, required: [room] }
+    leave: "{{params.room}}"
+    reply: { left: true }
+  any.say:
+    params: { type: object, properties: { room: { type: string } }, required: [room] }
+    reply: { text: spoofed }
+    emit: { to: room, room: "{{params.room}}", event: "auth_data" }
+  res.join:
+    params: { type: object, properties: { room: { type: string } }, required: [room] }
+    reply: { room: "{{params.room}}" }
+    join: "{{res.room}}"
+  hook.join:
+    params: { type: object, properties: { room: { type: string } }, required: [room] }
+    hook: ./hooks/rooms.ts#join
+  hook.say:
+    params: { type: object, properties: { room: { type: string } }, required: [room] }
+    hook: ./hooks/rooms.ts#say
+  joins.count:
+    sql: SELECT COUNT(*) AS n FROM joins
+    result: value
+  notify.me:
+    auth: required
+    reply: { secret: "for {{auth.name}} only" }
+    emit: { to: user }
+`;
+  const HOOKS = `
+export function join(ctx) { ctx.join(ctx.params.room); return { joined: ctx.params.room }; }
+export function say(ctx) { ctx.emit({ to: 'room', room: ctx.params.room }, { text: 'spoofed' }); return true; }
+`;
+  const FILES = { 'hooks/rooms.ts': HOOKS, 'schema.sql': 'CREATE TABLE IF NOT EXISTS joins (room TEXT);\n' };
+  const forbidden = { ok: false, res: false, code: 'FORBIDDEN', err: expect.stringContaining('reserved') };
+
+  it('join and leave of a sockey: room are refused with FORBIDDEN, and the route\'s work is not done', async () => {
+    t = await startServer(RESERVED, FILES);
+    const [victim, guest] = [await t.client(), await t.client()];
+    await register(victim, 'victim');
+    const seen = record(guest);
+    for (const room of ['sockey:user:1', 'sockey:anything']) {
+      expect(await call(guest, 'any.join', { room })).toEqual(forbidden);
+      expect(await call(guest, 'res.join', { room })).toEqual(forbidden);
+      expect(await call(guest, 'hook.join', { room })).toEqual(forbidden);
+      expect(await call(guest, 'any.leave', { room })).toEqual(forbidden);
+    }
+    expect(await call(guest, 'joins.count')).toEqual({ ok: true, err: false, res: 0 });
+    // What is meant for user 1 reaches user 1 only.
+    const mine = next(victim, 'notify.me_data');
+    expect((await call(victim, 'notify.me')).ok).toBe(true);
+    expect((await mine).res).toEqual({ secret: 'for victim only' });
+    await flush(guest);
+    expect(seen.filter((e) => e.event !== 'any.join_data')).toEqual([]);
+    // An ordinary room still works.
+    expect(await call(guest, 'any.join', { room: 'lobby' })).toEqual({ ok: true, err: false, res: { affectedRows: 1, insertId: 1 } });
+  });
+
+  it('a socket\'s own room (its id) cannot be joined or addressed by another socket', async () => {
+    t = await startServer(RESERVED, FILES);
+    const [victim, guest] = [await t.client(), await t.client()];
+    const atVictim = record(victim);
+    expect(await call(guest, 'any.join', { room: victim.id })).toEqual(forbidden);
+    expect(await call(guest, 'any.say', { room: victim.id })).toEqual(forbidden);
+    expect(await call(guest, 'hook.say', { room: victim.id })).toEqual(forbidden);
+    await flush(victim);
+    expect(atVictim).toEqual([]);
+  });
+
+  it('emit to a sockey: room (from the manifest or a hook) is refused, nobody receives it', async () => {
+    t = await startServer(RESERVED, FILES);
+    const [victim, guest] = [await t.client(), await t.client()];
+    await register(victim, 'victim');
+    const atVictim = record(victim);
+    expect(await call(guest, 'any.say', { room: 'sockey:user:1' })).toEqual(forbidden);
+    expect(await call(guest, 'hook.say', { room: 'sockey:user:1' })).toEqual(forbidden);
+    await flush(victim);
+    expect(atVictim).toEqual([]);
+  });
+
+  it('a constant sockey: room in the manifest is a validate error', async () => {
+    const bad = RESERVED.replace('join: "{{params.room}}"', 'join: "sockey:user:1"');
+    await expect(startServer(bad, FILES)).rejects.toThrow(/routes\.any\.join\.join: rooms starting with "sockey:" are sockey's own/);
   });
 });

@@ -249,3 +249,93 @@ describe('route timers', () => {
     expect(state.timers.count()).toBe(0);
   });
 });
+
+describe('timers and sign-out: timers started as a user stop when that user signs out', () => {
+  let t: TestServer;
+  afterEach(() => t?.close());
+  const AUTH_TIMERS = `
+version: 1
+database: { file: ./db.sqlite }
+auth: { bcryptCost: 4, tokenTimeout: TIMEOUT }
+routes:
+  me.tick:
+    auth: required
+    reply: started
+    timers:
+      - every: 40ms
+        reply: { as: "{{auth.name}}" }
+  me.hook:
+    auth: required
+    hook: ./hooks/tick.ts#tick
+  guest.tick:
+    reply: started
+    timers:
+      - every: 40ms
+        reply: { guest: true }
+`;
+  const HOOK = `export function tick(ctx) { ctx.timers.every(40, () => ctx.emit('self', { as: ctx.auth.name }, 'me.hook.tick')); return 'started'; }`;
+  const start = (timeout = '1h') => startServer(AUTH_TIMERS.replace('TIMEOUT', timeout), { 'hooks/tick.ts': HOOK });
+  const login = async (socket: Awaited<ReturnType<TestServer['client']>>, name: string, register = true) => {
+    const r = await call(socket, 'auth', { type: register ? 'register' : 'login', user: { name, email: `${name}@example.com`, password: 'pa55!word' } });
+    expect(r.ok, JSON.stringify(r)).toBe(true);
+    return r.res as { name: string; token: string };
+  };
+  /** Waits for `n` more guest ticks: the event loop has run several user timer periods by then. */
+  const periods = async (socket: Awaited<ReturnType<TestServer['client']>>, n = 3) => {
+    for (let i = 0; i < n; i++) await next(socket, 'guest.tick_data');
+  };
+
+  it('logout clears them: no packet with the user\'s name after the logout ack', async () => {
+    t = await start();
+    const a = await t.client();
+    await login(a, 'alice');
+    expect((await call(a, 'me.tick')).ok).toBe(true);
+    expect((await call(a, 'me.hook')).ok).toBe(true);
+    expect(await next(a, 'me.tick_data')).toEqual(ok({ as: 'alice' }));
+    expect(await next(a, 'me.hook.tick')).toEqual(ok({ as: 'alice' }));
+    expect((await call(a, 'guest.tick')).ok).toBe(true);
+    expect((await call(a, 'auth', { type: 'logout' })).ok).toBe(true);
+    const after = record(a);
+    expect(t.server.states.get(a.id!)!.timers.routes()).toEqual(['guest.tick']);
+    await periods(a);
+    expect(after.filter((e) => e.event !== 'guest.tick_data')).toEqual([]);
+  });
+
+  it('a revocation from another socket (logout with the same token) clears them', async () => {
+    t = await start();
+    const a = await t.client();
+    const { token } = await login(a, 'bob');
+    expect((await call(a, 'me.tick')).ok).toBe(true);
+    expect(await next(a, 'me.tick_data')).toEqual(ok({ as: 'bob' }));
+    const b = await t.client({ auth: { name: 'bob', token } });
+    expect((await call(b, 'auth', { type: 'logout' })).ok).toBe(true);
+    await until(() => t.server.states.get(a.id!)!.timers.count() === 0, "a's timers to be cleared");
+    expect((await call(a, 'guest.tick')).ok).toBe(true);
+    const after = record(a);
+    await periods(a);
+    expect(after.filter((e) => e.event === 'me.tick_data')).toEqual([]);
+  });
+
+  it('signing in as someone else on the same socket clears the first user\'s timers', async () => {
+    t = await start();
+    const a = await t.client();
+    await login(a, 'carol');
+    await login(await t.client(), 'dave');
+    expect((await call(a, 'me.tick')).ok).toBe(true);
+    expect(await next(a, 'me.tick_data')).toEqual(ok({ as: 'carol' }));
+    const r = await call(a, 'auth', { type: 'login', user: { name: 'dave', password: 'pa55!word' } });
+    expect(r.ok).toBe(true);
+    expect(t.server.states.get(a.id!)!.timers.count()).toBe(0);
+  });
+
+  it('a token that times out (not persistent) stops its timers at once, with no message needed; the next call answers "Logged out."', async () => {
+    t = await start('300ms');
+    const a = await t.client();
+    await login(a, 'erin');
+    expect((await call(a, 'me.tick')).ok).toBe(true);
+    expect((await call(a, 'me.hook')).ok).toBe(true);
+    expect(await next(a, 'me.tick_data')).toEqual(ok({ as: 'erin' }));
+    await until(() => t.server.states.get(a.id!)!.timers.count() === 0, 'the timers to stop when the token times out', 3000);
+    expect(await call(a, 'me.tick')).toMatchObject({ ok: false, code: 'UNAUTHORIZED', err: 'Logged out.' });
+  });
+});

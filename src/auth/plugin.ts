@@ -20,6 +20,7 @@ export function authPlugin(): ServerPlugin {
       const { count, perMs } = settings.auth.loginRateLimit;
       // Kept across reloads, so editing the manifest does not forgive failed logins.
       if (!limiter || limiter.count !== count || limiter.perMs !== perMs) limiter = new LoginLimiter(count, perMs);
+      sessions.expireAfter(settings.auth.tokenTimeoutMs);
       return { at: ['auth'], routes: { [settings.auth.event]: authRoute(settings, driver, sessions, limiter) } };
     },
     identify: (call, payload, server) => identify(call, payload, server.db, server.table.settings, sessions),

@@ -1,6 +1,6 @@
 import type { Socket } from 'socket.io';
 import type { Settings } from '../manifest/settings.js';
-import { userRoom } from '../runtime/deliver.js';
+import { userRoom } from '../runtime/rooms.js';
 import { dataEnvelope } from '../runtime/envelope.js';
 import { SockeyError } from '../runtime/errors.js';
 import type { SocketState } from '../runtime/socket-state.js';
@@ -21,7 +21,12 @@ export interface Session {
 interface KeyEntry {
   session: Session;
   members: Set<{ socket: Socket; state: SocketState }>;
+  /** Fires when a non-persistent session's token times out, with or without a message to notice it. */
+  expiry?: NodeJS.Timeout;
 }
+
+/** setTimeout's longest delay; a later expiry is noticed by the next message instead. */
+const MAX_DELAY_MS = 2 ** 31 - 1;
 
 /**
  * Which sockets use which key. Sockets on one key share one Session, so a
@@ -31,6 +36,12 @@ export class SessionIndex {
   private readonly byKey = new Map<string, KeyEntry>();
   /** Sockets whose disconnect already signs them out (one listener each, however often they sign in). */
   private readonly tracked = new WeakSet<Socket>();
+  private timeoutMs: number | undefined;
+
+  /** How long a non-persistent session lives (set from the settings on every load). */
+  expireAfter(timeoutMs: number): void {
+    this.timeoutMs = timeoutMs;
+  }
 
   /** The live Session of a key row (shared), or a new one for a key no socket uses yet. */
   sessionFor(row: KeyRow): Session {
@@ -41,7 +52,10 @@ export class SessionIndex {
     this.signOut(socket, state);
     const key = String(session.keyId);
     let entry = this.byKey.get(key);
-    if (!entry) this.byKey.set(key, (entry = { session, members: new Set() }));
+    if (!entry) {
+      this.byKey.set(key, (entry = { session, members: new Set() }));
+      this.scheduleExpiry(key, entry);
+    }
     state.user = { id: entry.session.userId, name: entry.session.name };
     state.session = entry.session;
     void socket.join(userRoom(entry.session.userId));
@@ -57,6 +71,8 @@ export class SessionIndex {
     if (!session) return;
     state.user = null;
     state.session = undefined;
+    // Timers started as this user must not go on speaking for them.
+    state.timers.clearSignedIn();
     void socket.leave(userRoom(session.userId));
     this.forget(String(session.keyId), state);
   }
@@ -66,7 +82,23 @@ export class SessionIndex {
     const entry = this.byKey.get(String(keyId));
     if (!entry) return;
     for (const { socket, state } of [...entry.members]) this.signOut(socket, state);
+    clearTimeout(entry.expiry);
     this.byKey.delete(String(keyId));
+  }
+
+  /**
+   * When a non-persistent token times out, the timers its sockets started stop at once. The sockets
+   * stay signed in until their next message, which answers "Logged out." as the protocol says.
+   */
+  private scheduleExpiry(key: string, entry: KeyEntry): void {
+    if (this.timeoutMs === undefined || entry.session.persistent) return;
+    const delay = entry.session.issuedAt + this.timeoutMs - Date.now() + 1;
+    if (delay > MAX_DELAY_MS) return;
+    entry.expiry = setTimeout(() => {
+      if (this.byKey.get(key) !== entry) return;
+      for (const { state } of entry.members) state.timers.clearSignedIn();
+    }, Math.max(0, delay));
+    entry.expiry.unref();
   }
 
   has(keyId: number | string, socket: Socket): boolean {
@@ -83,7 +115,10 @@ export class SessionIndex {
     const entry = this.byKey.get(key);
     if (!entry) return;
     for (const m of entry.members) if (m.state === state) entry.members.delete(m);
-    if (entry.members.size === 0) this.byKey.delete(key);
+    if (entry.members.size === 0) {
+      clearTimeout(entry.expiry);
+      this.byKey.delete(key);
+    }
   }
 }
 
@@ -124,3 +159,4 @@ export async function ensureFresh(session: Session, socket: Socket, store: AuthS
   });
   return session.renewing;
 }
+

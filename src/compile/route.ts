@@ -4,7 +4,7 @@ import { compileEmit } from '../directives/emit.js';
 import type { LoadedHook } from '../directives/hook-loader.js';
 import { compileParams } from '../directives/params.js';
 import { compileRateLimit } from '../directives/rate-limit.js';
-import { compileStringTemplate } from '../directives/template.js';
+import { compileRoomTemplate } from '../directives/template.js';
 import { compileTimers } from '../directives/timers.js';
 import { parseDuration } from './duration.js';
 import type { RawRoute } from '../manifest/types.js';
@@ -20,15 +20,17 @@ export interface RouteInputs {
 }
 
 /** Directives in, one frozen Route out. Problems go to ctx.sink. */
-export function compileRoute(event: string, raw: RawRoute, base: Omit<DirectiveContext, 'auth' | 'paramNames' | 'event'>, inputs: RouteInputs): { route: Route; statements: Array<{ text: string; path: ManifestPath }> } {
+export function compileRoute(event: string, raw: RawRoute, base: Omit<DirectiveContext, 'auth' | 'paramNames' | 'paramsClosed' | 'event'>, inputs: RouteInputs): { route: Route; statements: Array<{ text: string; path: ManifestPath }> } {
   const auth = raw.auth ?? 'none';
-  const ctx0: DirectiveContext = { ...base, event, auth, paramNames: null };
+  const ctx0: DirectiveContext = { ...base, event, auth, paramNames: null, paramsClosed: false };
   const params = compileParams(raw.params, ctx0);
-  const ctx: DirectiveContext = { ...ctx0, paramNames: params.names };
+  const ctx: DirectiveContext = { ...ctx0, paramNames: params.names, paramsClosed: params.closed };
   const { action, kind, statements } = compileAction(raw, ctx, inputs.hooks, inputs.query);
   const emit = compileEmit(raw.emit, ctx);
   const rooms = (v: string | string[] | undefined, key: 'join' | 'leave') =>
-    v === undefined ? [] : (Array.isArray(v) ? v : [v]).map((t, i) => compileStringTemplate(t, ctx, Array.isArray(v) ? [...ctx.at, key, i] : [...ctx.at, key]));
+    v === undefined ? [] : (Array.isArray(v) ? v : [v]).map((t, i) => compileRoomTemplate(t, ctx, Array.isArray(v) ? [...ctx.at, key, i] : [...ctx.at, key]));
+  const join = rooms(raw.join, 'join');
+  const leave = rooms(raw.leave, 'leave');
   const timers = compileTimers(raw.timers, ctx, inputs.hooks, inputs.query);
   let rateLimit: RateLimiter | undefined;
   const limit = raw.rateLimit ? { count: raw.rateLimit.count, perMs: parseDuration(raw.rateLimit.per) } : base.settings.server.rateLimit;
@@ -45,8 +47,9 @@ export function compileRoute(event: string, raw: RawRoute, base: Omit<DirectiveC
     validate: params.validate,
     action,
     emit,
-    join: rooms(raw.join, 'join'),
-    leave: rooms(raw.leave, 'leave'),
+    join: join.map((r) => r.render),
+    leave: leave.map((r) => r.render),
+    roomChecks: [...join, ...leave].filter((r) => !r.readsRes).map((r) => r.render).concat(emit.room && !emit.roomReadsRes ? [emit.room] : []),
     rateLimit,
     timers,
     summary: {

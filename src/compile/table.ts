@@ -129,7 +129,7 @@ export async function compileSource(source: ManifestSource, options: CompileOpti
   for (const f of hookFiles) files.add(f);
 
   const query = createHookQuery(options.driver);
-  const base: Omit<DirectiveContext, 'auth' | 'paramNames' | 'event' | 'at' | 'builtin'> = { sink, settings, dialect: settings.database.driver, db: options.driver };
+  const base: Omit<DirectiveContext, 'auth' | 'paramNames' | 'paramsClosed' | 'event' | 'at' | 'builtin'> = { sink, settings, dialect: settings.database.driver, db: options.driver };
   const routes = new Map<string, Route>();
   const statements: Array<{ event: string; path: ManifestPath; text: string }> = [];
   for (const plan of plans) {

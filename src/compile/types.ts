@@ -31,6 +31,8 @@ export interface EmitPlan {
   to: 'self' | 'broadcast' | 'all' | 'room' | 'user';
   exceptSelf: boolean;
   room?: Template;
+  /** The room template reads `res`, so it can only be checked once the action ran. */
+  roomReadsRes?: boolean;
   user?: Template;
   /** Explicit event name; otherwise the route's event + the data suffix. */
   event?: Template;
@@ -65,6 +67,8 @@ export interface Route {
   readonly emit: EmitPlan;
   readonly join: readonly Template[];
   readonly leave: readonly Template[];
+  /** Room templates that do not read `res`: rendered (and checked) before the action, so a refused room does no work. */
+  readonly roomChecks: readonly Template[];
   readonly rateLimit?: RateLimiter;
   readonly timers: readonly TimerPlan[];
   /** What `sockey routes` prints. */

@@ -18,6 +18,8 @@ export interface DirectiveContext {
   auth: AuthMode;
   /** Top-level param names the params schema declares; null when it cannot be known. */
   paramNames: ReadonlySet<string> | null;
+  /** True when the params schema refuses undeclared names (additionalProperties: false): templates may read only declared ones. */
+  paramsClosed: boolean;
   builtin: boolean;
 }
 

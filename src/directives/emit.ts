@@ -1,7 +1,7 @@
 import type { EmitPlan } from '../compile/types.js';
 import type { EmitTargetName, RawEmit } from '../manifest/types.js';
 import type { DirectiveContext } from './context.js';
-import { compileStringTemplate } from './template.js';
+import { compileRoomTemplate, compileStringTemplate } from './template.js';
 
 /** `emit:` compiles once to a plan: the target, and templates for room, user and event. */
 export function compileEmit(raw: EmitTargetName | RawEmit | undefined, ctx: DirectiveContext, at = [...ctx.at, 'emit']): EmitPlan {
@@ -14,7 +14,11 @@ export function compileEmit(raw: EmitTargetName | RawEmit | undefined, ctx: Dire
   };
   if (spec.to === 'room') {
     if (!spec.room) ctx.sink.error('EMIT', at, 'emit to: room needs a room (e.g. room: "room:{{params.room}}")', { at: typeof raw === 'string' ? 'value' : 'key' });
-    else plan.room = compileStringTemplate(spec.room, ctx, [...at, 'room']);
+    else {
+      const room = compileRoomTemplate(spec.room, ctx, [...at, 'room']);
+      plan.room = room.render;
+      plan.roomReadsRes = room.readsRes;
+    }
   } else if (spec.room !== undefined) {
     ctx.sink.error('EMIT', [...at, 'room'], `room is only for to: room (this emit is to: ${spec.to})`, { at: 'key' });
   }

@@ -6,6 +6,8 @@ import type { DirectiveContext } from './context.js';
 export interface ParamsDirective {
   validate(payload: unknown): Record<string, unknown>;
   names: ReadonlySet<string> | null;
+  /** The schema refuses names it does not declare. */
+  closed: boolean;
   summary: string[];
 }
 
@@ -20,8 +22,10 @@ export function compileParams(schema: Record<string, unknown> | boolean | undefi
     check = Object.assign(() => true, { errors: null });
   }
   const names = declaredNames(effective);
+  if (typeof schema === 'object' && schema !== null) warnMisplacedKeywords(schema, ctx, [...ctx.at, 'params']);
   return {
     names,
+    closed: isClosed(effective),
     summary: names ? [...names] : ['*'],
     validate(payload) {
       const data = payload === undefined || payload === null ? {} : payload;
@@ -55,4 +59,46 @@ function declaredNames(schema: unknown): Set<string> | null {
   }
   if (s.$ref !== undefined) return null;
   return names;
+}
+
+function isClosed(schema: unknown): boolean {
+  if (typeof schema !== 'object' || schema === null) return false;
+  const s = schema as Record<string, unknown>;
+  return s.additionalProperties === false || s.unevaluatedProperties === false;
+}
+
+/** Keywords that, written one level too deep under `properties:`, silently become property names. */
+const SCHEMA_KEYWORDS = new Set([
+  'type', 'properties', 'required', 'additionalProperties', 'unevaluatedProperties', 'patternProperties', 'propertyNames',
+  'items', 'prefixItems', 'minItems', 'maxItems', 'uniqueItems', 'contains', 'enum', 'const', 'default', 'format', 'pattern',
+  'minLength', 'maxLength', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf',
+  'minProperties', 'maxProperties', 'allOf', 'anyOf', 'oneOf', 'not', 'if', 'then', 'else', 'dependentRequired', 'dependentSchemas', '$ref',
+]);
+
+/**
+ * A property named like a keyword whose value is not an object schema
+ * (`required: [a]`, `additionalProperties: false` indented under
+ * `properties:`) is almost always a mis-indented keyword: warn at its key.
+ */
+function warnMisplacedKeywords(schema: object, ctx: DirectiveContext, at: (string | number)[]): void {
+  const s = schema as Record<string, unknown>;
+  const props = s.properties;
+  if (props && typeof props === 'object' && !Array.isArray(props)) {
+    for (const [name, value] of Object.entries(props)) {
+      const here = [...at, 'properties', name];
+      if (SCHEMA_KEYWORDS.has(name) && !looksLikeSchema(value)) {
+        ctx.sink.warn('PARAMS_SCHEMA', here, `"${name}" is declared as a property (it is under properties:); if it is meant as the "${name}" keyword of the schema, indent it one level less`, { at: 'key' });
+      } else if (value && typeof value === 'object') {
+        warnMisplacedKeywords(value, ctx, here);
+      }
+    }
+  }
+  if (s.items && typeof s.items === 'object' && !Array.isArray(s.items)) warnMisplacedKeywords(s.items, ctx, [...at, 'items']);
+}
+
+/** An object holding at least one schema keyword (or nothing at all: `{}` accepts anything, on purpose). */
+function looksLikeSchema(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const keys = Object.keys(value);
+  return keys.length === 0 || keys.some((k) => SCHEMA_KEYWORDS.has(k) || k === 'description' || k === 'title' || k === '$comment' || k === 'examples');
 }

@@ -1,6 +1,8 @@
 import type { ManifestPath } from '../manifest/diagnostics.js';
 import { compileTemplate, compileValueTemplate, type TemplateView } from '../compile/template.js';
 import type { Call, Template } from '../compile/types.js';
+import { closest } from '../manifest/suggest.js';
+import { checkAppRoom, RESERVED_ROOM_PREFIX } from '../runtime/rooms.js';
 import { TEMPLATE_ROOTS, type DirectiveContext } from './context.js';
 
 /** The view templates render over. */
@@ -14,8 +16,11 @@ export function checkTemplateNames(names: readonly string[], ctx: DirectiveConte
     const [root, first] = name.split('.');
     if (root === 'auth' && ctx.auth === 'none') {
       ctx.sink.error('AUTH_REQUIRED', path, `"{{${name}}}" needs auth: required or optional on the route`, { offset: ctx.sink.offsetOf(path, name) });
-    } else if (root === 'params' && first && ctx.paramNames && !ctx.paramNames.has(first)) {
-      ctx.sink.error('SQL_PARAM', path, `"{{${name}}}": "${first}" is not a declared param`, { offset: ctx.sink.offsetOf(path, name) });
+    } else if (root === 'params' && first && ctx.paramsClosed && ctx.paramNames && !ctx.paramNames.has(first)) {
+      // Only a closed schema (additionalProperties: false) makes an undeclared name a mistake; an open one accepts any.
+      const hint = closest(first, [...ctx.paramNames]);
+      const declared = ctx.paramNames.size ? ` (declared: ${[...ctx.paramNames].join(', ')})` : ' (the route declares no params)';
+      ctx.sink.error('SQL_PARAM', path, `"{{${name}}}": "${first}" is not a declared param${hint ? `; did you mean "{{params.${hint}}}"?` : declared}`, { offset: ctx.sink.offsetOf(path, name) });
     } else if (!(TEMPLATE_ROOTS as readonly string[]).includes(root!) && root !== '.') {
       ctx.sink.warn('TEMPLATE', path, `"{{${name}}}" reads "${root}", which is not one of ${TEMPLATE_ROOTS.join(', ')}`, { offset: ctx.sink.offsetOf(path, name) });
     }
@@ -33,6 +38,30 @@ export function compileStringTemplate(text: string, ctx: DirectiveContext, path:
     ctx.sink.error('TEMPLATE', path, `template does not parse: ${(e as Error).message}`);
     return () => text;
   }
+}
+
+/** A room template (join, leave, emit room): also says whether it reads `res`, the action's result. */
+export interface RoomTemplate {
+  render: Template;
+  readsRes: boolean;
+}
+
+/**
+ * A room name template. Every rendered name is checked (checkAppRoom), so
+ * no payload reaches sockey's own rooms; a constant one is checked here.
+ */
+export function compileRoomTemplate(text: string, ctx: DirectiveContext, path: ManifestPath): RoomTemplate {
+  let names: string[] = [];
+  try {
+    names = compileTemplate(text).names;
+  } catch {
+    // compileStringTemplate reports it.
+  }
+  const render = compileStringTemplate(text, ctx, path);
+  if (text.startsWith(RESERVED_ROOM_PREFIX)) {
+    ctx.sink.error('ROOM', path, `rooms starting with "${RESERVED_ROOM_PREFIX}" are sockey's own (use emit: { to: user } to reach a user's sockets)`);
+  }
+  return { render: (call, res) => checkAppRoom(render(call, res), call.io), readsRes: names.some((n) => n === 'res' || n.startsWith('res.')) };
 }
 
 /** A reply template object. */

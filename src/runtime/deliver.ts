@@ -1,9 +1,5 @@
 import type { Call, EmitPlan } from '../compile/types.js';
-
-/** The room every socket of a signed-in user joins, for `to: user`. */
-export function userRoom(id: number | string): string {
-  return `sockey:user:${id}`;
-}
+import { userRoom } from './rooms.js';
 
 /** A target resolved for one message. */
 export interface Target {

@@ -71,6 +71,7 @@ async function handle(target: DispatchTarget, socket: Socket, state: SocketState
       if (wait > 0) throw new SockeyError('RATE_LIMITED', 'Too many requests, slow down.', { retryAfterMs: wait });
     }
     call.params = route.validate(payload);
+    for (const check of route.roomChecks) check(call);
     let res = route.action(call);
     if (res instanceof Promise) res = await res;
     for (const room of route.join) await socket.join(room(call, res));

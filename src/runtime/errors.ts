@@ -5,6 +5,7 @@
 export const ERROR_CODES = {
   VALIDATION: { message: 'Invalid parameters.' },
   UNAUTHORIZED: { message: 'Not signed in.' },
+  FORBIDDEN: { message: 'Forbidden.' },
   RATE_LIMITED: { message: 'Too many requests, slow down.' },
   DB_ERROR: { message: 'Database error.' },
   INTERNAL: { message: 'Internal error.' },

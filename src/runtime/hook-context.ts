@@ -6,6 +6,7 @@ import { rewriteNamedParams } from '../db/named-params.js';
 import { deliver, type Target } from './deliver.js';
 import { dataEnvelope } from './envelope.js';
 import { SockeyError } from './errors.js';
+import { checkAppRoom } from './rooms.js';
 
 /** Where `ctx.emit` sends: a target name, or a room or user target. */
 export type EmitTarget =
@@ -57,7 +58,9 @@ export interface HookContext<P = Record<string, unknown>> {
   db: HookDb;
   /** Sends `{ ok: true, err: false, res: payload }` on `event` (default: the route's `_data` event). */
   emit(target: EmitTarget, payload: unknown, event?: string): void;
+  /** Joins the caller to an app room; throws FORBIDDEN for sockey's own rooms ("sockey:...") and socket ids. */
   join(room: string): void;
+  /** Leaves an app room (the same rooms are refused as for join). */
   leave(room: string): void;
   /** The caller's socket.io socket. */
   socket: Socket;
@@ -102,14 +105,14 @@ export function createHookContext(call: Call, query: SharedQuery): HookContext {
     socket,
     log: call.log,
     emit(target, payload, event) {
-      const t: Target = typeof target === 'string' ? { to: target, exceptSelf: false } : { to: target.to, exceptSelf: target.except === 'self', room: 'room' in target ? target.room : undefined, user: 'user' in target ? target.user : undefined };
+      const t: Target = typeof target === 'string' ? { to: target, exceptSelf: false } : { to: target.to, exceptSelf: target.except === 'self', room: 'room' in target ? checkAppRoom(target.room, call.io) : undefined, user: 'user' in target ? target.user : undefined };
       deliver(call, t, event ?? route.dataEvent, dataEnvelope(payload));
     },
     join(room) {
-      void socket.join(room);
+      void socket.join(checkAppRoom(room, call.io));
     },
     leave(room) {
-      void socket.leave(room);
+      void socket.leave(checkAppRoom(room, call.io));
     },
     timers: {
       after(ms, fn) {
@@ -117,12 +120,12 @@ export function createHookContext(call: Call, query: SharedQuery): HookContext {
           state.timers.remove(timerKey, t);
           runSafely(call, fn);
         }, ms);
-        state.timers.add(timerKey, t);
+        state.timers.add(timerKey, t, call.auth !== null);
         return t;
       },
       every(ms, fn) {
         const t = setInterval(() => runSafely(call, fn), Math.max(ms, 1));
-        state.timers.add(timerKey, t);
+        state.timers.add(timerKey, t, call.auth !== null);
         return t;
       },
       clear(t) {

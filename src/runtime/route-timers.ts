@@ -19,11 +19,16 @@ export function startRouteTimers(call: Call, route: Route): void {
         track(setInterval(() => void fire(call, route, plan), plan.ms));
       }
     }
-  });
+  }, call.auth !== null);
 }
 
 async function fire(call: Call, route: Route, plan: TimerPlan): Promise<void> {
   if (!call.socket.connected) return;
+  // Started as a user who has since signed out (or been replaced): stop speaking for them.
+  if (call.auth && call.state.user?.id !== call.auth.id) {
+    call.state.timers.clear(route.event);
+    return;
+  }
   try {
     let res = plan.action(call);
     if (res instanceof Promise) res = await res;

@@ -4,26 +4,35 @@
  */
 export class SocketTimers {
   private readonly byRoute = new Map<string, Set<NodeJS.Timeout>>();
+  /** Keys whose timers run as the signed-in user: a sign-out clears them. */
+  private readonly signedIn = new Set<string>();
   private disposed = false;
 
-  /** Replaces the route's timers with the ones `start` creates. */
-  replace(route: string, start: (track: (t: NodeJS.Timeout) => void, untrack: (t: NodeJS.Timeout) => void) => void): void {
+  /** Replaces the route's timers with the ones `start` creates; `asUser` when they act as the signed-in user. */
+  replace(route: string, start: (track: (t: NodeJS.Timeout) => void, untrack: (t: NodeJS.Timeout) => void) => void, asUser = false): void {
     this.clear(route);
     if (this.disposed) return;
     const set = new Set<NodeJS.Timeout>();
     this.byRoute.set(route, set);
+    if (asUser) this.signedIn.add(route);
     start((t) => set.add(t), (t) => set.delete(t));
   }
 
   /** Adds one timer under a key without clearing the others (hooks' ctx.timers). */
-  add(key: string, t: NodeJS.Timeout): void {
+  add(key: string, t: NodeJS.Timeout, asUser = false): void {
     if (this.disposed) {
       clearTimeout(t);
       return;
     }
     let set = this.byRoute.get(key);
     if (!set) this.byRoute.set(key, (set = new Set()));
+    if (asUser) this.signedIn.add(key);
     set.add(t);
+  }
+
+  /** Clears every timer started as the signed-in user (a logout, expiry or revocation). */
+  clearSignedIn(): void {
+    for (const key of [...this.signedIn]) this.clear(key);
   }
 
   remove(key: string, t: NodeJS.Timeout): void {
@@ -36,6 +45,7 @@ export class SocketTimers {
     if (!set) return;
     for (const t of set) clearTimeout(t);
     this.byRoute.delete(route);
+    this.signedIn.delete(route);
   }
 
   clearAll(): void {
