@@ -36,6 +36,9 @@ export async function validateCommand(argv: string[], io: CliIo): Promise<number
     await checkStatements(result, sink, plugins);
     diagnostics.push(...sink.list);
   }
+  // In the order of the file (problems inside included SQL files after the manifest's own).
+  const inManifest = (d: Diagnostic) => (d.file === file ? 0 : 1);
+  diagnostics.sort((a, b) => inManifest(a) - inManifest(b) || a.line - b.line || a.col - b.col);
   for (const d of diagnostics) io.stderr(formatDiagnostic(d) + '\n');
   const errors = diagnostics.filter((d) => d.severity === 'error').length;
   if (errors > 0 || hasErrors(diagnostics) || !result.table) {

@@ -3,13 +3,14 @@ import path from 'node:path';
 import type { Driver } from '../db/driver.js';
 import type { DirectiveContext } from '../directives/context.js';
 import { HookLoader, type LoadedHook } from '../directives/hook-loader.js';
-import { hasErrors, type Diagnostic, type ManifestPath } from '../manifest/diagnostics.js';
+import { formatPath, hasErrors, type Diagnostic, type ManifestPath } from '../manifest/diagnostics.js';
 import { DiagnosticSink, loadManifest, type ManifestSource } from '../manifest/load.js';
 import { checkSchema } from '../manifest/schema.js';
 import { resolveSettings, type Settings } from '../manifest/settings.js';
 import type { RawManifest, RawRoute } from '../manifest/types.js';
 import { createHookQuery } from '../runtime/hook-context.js';
 import { isSqlFile } from './files.js';
+import { isUnder, repairRoute } from './refused.js';
 import { compileRoute } from './route.js';
 import type { Route } from './types.js';
 
@@ -57,12 +58,16 @@ export interface CompileResult {
   settings?: Settings;
   source?: ManifestSource;
   diagnostics: Diagnostic[];
+  /** Every statement that compiled, also when other parts have problems (`validate --db` prepares them all). */
+  statements?: RouteTable['statements'];
 }
 
 export async function compileManifestFile(file: string, cwd: string, options: CompileOptions = {}): Promise<CompileResult> {
   const loaded = loadManifest(file, cwd);
-  if (!loaded.source || hasErrors(loaded.diagnostics)) return { diagnostics: loaded.diagnostics, source: loaded.source };
+  // A file with only duplicate keys still has data: its other problems are reported too.
+  if (!loaded.source || loaded.source.data === undefined) return { diagnostics: loaded.diagnostics, source: loaded.source };
   const result = await compileSource(loaded.source, options);
+  if (hasErrors(loaded.diagnostics)) return { ...result, table: undefined, diagnostics: [...loaded.diagnostics, ...result.diagnostics] };
   return { ...result, diagnostics: [...loaded.diagnostics, ...result.diagnostics] };
 }
 
@@ -76,14 +81,16 @@ export function readSettings(source: ManifestSource, options: CompileOptions = {
 
 export async function compileSource(source: ManifestSource, options: CompileOptions = {}): Promise<CompileResult> {
   const sink = new DiagnosticSink(source);
-  // Problems inside a route's entry skip that route only, so the rest is still checked (every problem at once).
-  const broken = new Set<string>();
+  // A schema problem inside a route refuses that value only: the rest of the route is still checked (every problem at once).
+  const refusedIn = new Map<string, ManifestPath[]>();
   if (!options.settings && !checkSchema(source.data, sink)) {
     for (const d of sink.list) {
       if (d.path[0] !== 'routes' || d.path.length < 2) return { diagnostics: sink.list, source };
-      broken.add(String(d.path[1]));
+      const event = String(d.path[1]);
+      refusedIn.set(event, [...(refusedIn.get(event) ?? []), d.path]);
     }
   }
+  const refusedPaths: ManifestPath[] = [];
   const manifest = source.data as RawManifest;
   const settings = options.settings ?? resolveSettings(manifest, source.dir, options.env ?? process.env, sink, options.strictEnv ?? true);
   const files = new Set<string>([source.absPath, ...settings.database.schema]);
@@ -92,12 +99,19 @@ export async function compileSource(source: ManifestSource, options: CompileOpti
   const builtins = options.builtins?.(settings, options.driver);
   const entries: Array<{ event: string; raw: RawRoute; at: ManifestPath; builtin: boolean }> = [];
   for (const [event, raw] of Object.entries(builtins?.routes ?? {})) entries.push({ event, raw, at: builtins!.at, builtin: true });
-  for (const [event, raw] of Object.entries(userRoutes)) {
-    if (broken.has(event)) continue;
+  for (const [event, written] of Object.entries(userRoutes)) {
     const at = ['routes', event];
+    let raw = written;
+    const refused = refusedIn.get(event);
+    if (refused) {
+      const repaired = repairRoute(written, at, refused);
+      if (!repaired) continue;
+      raw = repaired.raw;
+      refusedPaths.push(...repaired.refused);
+    }
     if (RESERVED_EVENTS.has(event)) sink.error('RESERVED_EVENT', at, `"${event}" is reserved by socket.io; choose another event name`, { at: 'key' });
     else if (builtins?.routes[event]) sink.error('RESERVED_EVENT', at, `"${event}" is the built-in auth event; rename auth.event or this route`, { at: 'key' });
-    entries.push({ event, raw: readSqlFiles(raw, source.dir, at, sink, files), at, builtin: false });
+    entries.push({ event, raw: readSqlFiles(raw, source, at, sink, files), at, builtin: false });
   }
 
   // Fingerprint every route first: an unchanged one is taken over from the previous table, and hook
@@ -144,21 +158,26 @@ export async function compileSource(source: ManifestSource, options: CompileOpti
     routes.set(event, route);
     for (const st of texts) statements.push({ event, ...st });
   }
-  if (hasErrors(sink.list)) return { diagnostics: sink.list, settings, source };
+  // What a stand-in for a refused value reported, the schema already said.
+  const diagnostics = refusedPaths.length ? sink.list.filter((d) => d.code === 'SCHEMA' || !isUnder(d.path, refusedPaths)) : sink.list;
+  if (hasErrors(diagnostics)) return { diagnostics, settings, source, statements };
   const load = options.previous?.load ?? { inflight: 0 };
-  return { table: Object.freeze({ routes, settings, files: [...files], hookFiles: [...hookFiles], statements, load }), settings, diagnostics: sink.list, source };
+  return { table: Object.freeze({ routes, settings, files: [...files], hookFiles: [...hookFiles], statements, load }), settings, diagnostics, source, statements };
 }
 
 /** A `sql:` that is a path ending in .sql is read from that file (relative to the manifest). */
-function readSqlFiles(raw: RawRoute, dir: string, at: ManifestPath, sink: DiagnosticSink, files: Set<string>): RawRoute {
+function readSqlFiles(raw: RawRoute, source: ManifestSource, at: ManifestPath, sink: DiagnosticSink, files: Set<string>): RawRoute {
   const read = (sql: string | string[] | undefined, p: ManifestPath): string | string[] | undefined => {
     if (sql === undefined) return undefined;
     if (Array.isArray(sql)) return sql.map((s, i) => read(s, [...p, i]) as string);
     if (!isSqlFile(sql)) return sql;
-    const file = path.resolve(dir, sql);
+    const file = path.resolve(source.dir, sql);
     files.add(file);
     try {
-      return readFileSync(file, 'utf8').trim().replace(/;\s*$/, '');
+      const text = readFileSync(file, 'utf8');
+      // Problems in the statement point at the SQL file's own line:col.
+      source.included.set(formatPath(p), { file: path.join(path.dirname(source.file), sql), text });
+      return text.trim().replace(/;\s*$/, '');
     } catch {
       sink.error('FILE_NOT_FOUND', p, `SQL file ${sql} cannot be read`);
       return 'SELECT NULL';

@@ -56,6 +56,20 @@ export class HookLoader {
     return p;
   }
 
+  /**
+   * A load error in one line. esbuild's syntax errors ("Transform failed with
+   * 1 error:" then `file:line:col: ERROR: text` lines) keep every located
+   * message, with the file relative to the app.
+   */
+  private describe(e: Error): string {
+    const located = e.message
+      .split('\n')
+      .map((line) => /^(.+?):(\d+):(\d+): (?:ERROR: )?(.*)$/.exec(line))
+      .filter((m): m is RegExpExecArray => m !== null && path.isAbsolute(m[1]!))
+      .map(([, file, line, col, text]) => `${path.relative(this.dir, file!)}:${line}:${col}: ${text}`);
+    return located.length ? located.join('; ') : e.message.split('\n')[0]!;
+  }
+
   async load(spec: string): Promise<LoadedHook> {
     if (!this.started) {
       // A fresh namespace makes ES modules new; CommonJS ones must leave the shared cache too.
@@ -67,7 +81,7 @@ export class HookLoader {
     this.files.add(file);
     const mod = await this.importFile(file);
     for (const f of this.appModules()) this.files.add(f.split('?')[0]!);
-    if (mod instanceof Error) return { error: `hook module ${path.relative(this.dir, file)} failed to load: ${mod.message.split('\n')[0]}` };
+    if (mod instanceof Error) return { error: `hook module ${path.relative(this.dir, file)} failed to load: ${this.describe(mod)}` };
     // A module tsx loads as CommonJS (no "type": "module" nearby) has its exports under `default`.
     const inner = mod.default as Record<string, unknown> | undefined;
     const fn = name === 'default' ? (typeof inner === 'function' ? inner : inner?.default) : (mod[name] ?? inner?.[name]);

@@ -14,15 +14,24 @@ export interface ParamsDirective {
 /** `params:` compiles once to an ajv validator that also fills defaults. */
 export function compileParams(schema: Record<string, unknown> | boolean | undefined, ctx: DirectiveContext): ParamsDirective {
   const effective = schema === undefined ? { type: 'object' } : schema;
+  const misplaced = typeof schema === 'object' && schema !== null ? misplacedKeywords(schema, [...ctx.at, 'params']) : [];
+  for (const m of misplaced) {
+    const hint = `if it is meant as the "${m.name}" keyword of the schema, indent it one level less`;
+    // A boolean passes as a schema, so it would silently declare a property: warn. Anything else ajv refuses: say why.
+    if (m.isSchema) ctx.sink.warn('PARAMS_SCHEMA', m.path, `"${m.name}" is declared as a property (it is under properties:); ${hint}`, { at: 'key' });
+    else ctx.sink.error('PARAMS_SCHEMA', m.path, `"${m.name}" is under properties:, so it must be a property's schema; ${hint}`, { at: 'key' });
+  }
   let check: ((data: unknown) => boolean) & { errors?: ErrorObject[] | null };
   try {
     check = compileValidator(effective);
   } catch (e) {
-    ctx.sink.error('PARAMS_SCHEMA', [...ctx.at, 'params'], `params is not a valid JSON Schema: ${(e as Error).message}`);
+    if (!misplaced.some((m) => !m.isSchema)) {
+      const reasons = [...new Set((e as Error).message.replace(/^schema is invalid: /, '').split(', '))].join(', ');
+      ctx.sink.error('PARAMS_SCHEMA', [...ctx.at, 'params'], `params is not a valid JSON Schema: ${reasons}`);
+    }
     check = Object.assign(() => true, { errors: null });
   }
   const names = declaredNames(effective);
-  if (typeof schema === 'object' && schema !== null) warnMisplacedKeywords(schema, ctx, [...ctx.at, 'params']);
   return {
     names,
     closed: isClosed(effective),
@@ -76,29 +85,32 @@ const SCHEMA_KEYWORDS = new Set([
 ]);
 
 /**
- * A property named like a keyword whose value is not an object schema
- * (`required: [a]`, `additionalProperties: false` indented under
- * `properties:`) is almost always a mis-indented keyword: warn at its key.
+ * Properties named like a keyword whose value is not an object schema
+ * (`required: [a]` or `additionalProperties: false` indented under
+ * `properties:`): almost always a keyword written one level too deep.
  */
-function warnMisplacedKeywords(schema: object, ctx: DirectiveContext, at: (string | number)[]): void {
+function misplacedKeywords(schema: object, at: (string | number)[]): Array<{ path: (string | number)[]; name: string; isSchema: boolean }> {
+  const found: Array<{ path: (string | number)[]; name: string; isSchema: boolean }> = [];
   const s = schema as Record<string, unknown>;
   const props = s.properties;
   if (props && typeof props === 'object' && !Array.isArray(props)) {
     for (const [name, value] of Object.entries(props)) {
       const here = [...at, 'properties', name];
-      if (SCHEMA_KEYWORDS.has(name) && !looksLikeSchema(value)) {
-        ctx.sink.warn('PARAMS_SCHEMA', here, `"${name}" is declared as a property (it is under properties:); if it is meant as the "${name}" keyword of the schema, indent it one level less`, { at: 'key' });
-      } else if (value && typeof value === 'object') {
-        warnMisplacedKeywords(value, ctx, here);
-      }
+      if (SCHEMA_KEYWORDS.has(name) && !looksLikeSchema(value)) found.push({ path: here, name, isSchema: typeof value === 'boolean' || isPlainObject(value) });
+      else if (isPlainObject(value)) found.push(...misplacedKeywords(value, here));
     }
   }
-  if (s.items && typeof s.items === 'object' && !Array.isArray(s.items)) warnMisplacedKeywords(s.items, ctx, [...at, 'items']);
+  if (isPlainObject(s.items)) found.push(...misplacedKeywords(s.items, [...at, 'items']));
+  return found;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** An object holding at least one schema keyword (or nothing at all: `{}` accepts anything, on purpose). */
 function looksLikeSchema(value: unknown): boolean {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  if (!isPlainObject(value)) return false;
   const keys = Object.keys(value);
   return keys.length === 0 || keys.some((k) => SCHEMA_KEYWORDS.has(k) || k === 'description' || k === 'title' || k === '$comment' || k === 'examples');
 }
