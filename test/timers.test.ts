@@ -316,6 +316,18 @@ routes:
     expect(after.filter((e) => e.event === 'me.tick_data')).toEqual([]);
   });
 
+  it('timers started with a per-message key run on, and stop when that key is revoked', async () => {
+    t = await start();
+    const owner = await t.client();
+    const { token } = await login(owner, 'frank');
+    const m = await t.client();
+    expect((await call(m, 'me.tick', { user: { name: 'frank', key: token } })).ok).toBe(true);
+    expect(await next(m, 'me.tick_data')).toEqual(ok({ as: 'frank' }));
+    expect(await next(m, 'me.tick_data')).toEqual(ok({ as: 'frank' }));
+    expect((await call(owner, 'auth', { type: 'logout' })).ok).toBe(true);
+    expect(t.server.states.get(m.id!)!.timers.count()).toBe(0);
+  });
+
   it('signing in as someone else on the same socket clears the first user\'s timers', async () => {
     t = await start();
     const a = await t.client();

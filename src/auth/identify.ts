@@ -38,7 +38,9 @@ export async function identify(call: Call, payload: unknown, db: Driver, setting
       return { user: null, payload: rest };
     }
     const s = sessions.sessionFor(row);
-    return (await fresh(call, s, store, settings, sessions)) ? { user: { id: s.userId, name: s.name }, payload: rest } : { user: null, payload: rest };
+    if (!(await fresh(call, s, store, settings, sessions))) return { user: null, payload: rest };
+    sessions.lend(s, call.socket, state);
+    return { user: { id: s.userId, name: s.name }, payload: rest };
   }
   return { user: null, payload: rest };
 }

@@ -21,6 +21,8 @@ export interface Session {
 interface KeyEntry {
   session: Session;
   members: Set<{ socket: Socket; state: SocketState }>;
+  /** Sockets that presented the key per message (`user: { name, key }`) without signing in: their timers run as this user. */
+  borrowers: Set<SocketState>;
   /** Fires when a non-persistent session's token times out, with or without a message to notice it. */
   expiry?: NodeJS.Timeout;
 }
@@ -36,6 +38,8 @@ export class SessionIndex {
   private readonly byKey = new Map<string, KeyEntry>();
   /** Sockets whose disconnect already signs them out (one listener each, however often they sign in). */
   private readonly tracked = new WeakSet<Socket>();
+  /** The keys each socket presented per message, to forget it when it disconnects. */
+  private readonly borrowed = new WeakMap<SocketState, Set<string>>();
   private timeoutMs: number | undefined;
 
   /** How long a non-persistent session lives (set from the settings on every load). */
@@ -50,20 +54,45 @@ export class SessionIndex {
 
   signIn(socket: Socket, state: SocketState, session: Session): void {
     this.signOut(socket, state);
-    const key = String(session.keyId);
-    let entry = this.byKey.get(key);
-    if (!entry) {
-      this.byKey.set(key, (entry = { session, members: new Set() }));
-      this.scheduleExpiry(key, entry);
-    }
+    const entry = this.entryFor(session);
     state.user = { id: entry.session.userId, name: entry.session.name };
     state.session = entry.session;
     void socket.join(userRoom(entry.session.userId));
     entry.members.add({ socket, state });
-    if (!this.tracked.has(socket)) {
-      this.tracked.add(socket);
-      socket.once('disconnect', () => this.signOut(socket, state));
+    this.track(socket, state);
+  }
+
+  /** A socket used the key per message: a revocation or expiry of the key stops the timers it started as that user. */
+  lend(session: Session, socket: Socket, state: SocketState): void {
+    const key = String(session.keyId);
+    this.entryFor(session).borrowers.add(state);
+    let keys = this.borrowed.get(state);
+    if (!keys) this.borrowed.set(state, (keys = new Set()));
+    keys.add(key);
+    this.track(socket, state);
+  }
+
+  private entryFor(session: Session): KeyEntry {
+    const key = String(session.keyId);
+    let entry = this.byKey.get(key);
+    if (!entry) {
+      this.byKey.set(key, (entry = { session, members: new Set(), borrowers: new Set() }));
+      this.scheduleExpiry(key, entry);
     }
+    return entry;
+  }
+
+  private track(socket: Socket, state: SocketState): void {
+    if (this.tracked.has(socket)) return;
+    this.tracked.add(socket);
+    socket.once('disconnect', () => {
+      this.signOut(socket, state);
+      for (const key of this.borrowed.get(state) ?? []) {
+        this.byKey.get(key)?.borrowers.delete(state);
+        this.dropIfUnused(key);
+      }
+      this.borrowed.delete(state);
+    });
   }
 
   signOut(socket: Socket, state: SocketState): void {
@@ -82,6 +111,7 @@ export class SessionIndex {
     const entry = this.byKey.get(String(keyId));
     if (!entry) return;
     for (const { socket, state } of [...entry.members]) this.signOut(socket, state);
+    for (const state of entry.borrowers) state.timers.clearSignedIn();
     clearTimeout(entry.expiry);
     this.byKey.delete(String(keyId));
   }
@@ -97,6 +127,7 @@ export class SessionIndex {
     entry.expiry = setTimeout(() => {
       if (this.byKey.get(key) !== entry) return;
       for (const { state } of entry.members) state.timers.clearSignedIn();
+      for (const state of entry.borrowers) state.timers.clearSignedIn();
     }, Math.max(0, delay));
     entry.expiry.unref();
   }
@@ -115,7 +146,12 @@ export class SessionIndex {
     const entry = this.byKey.get(key);
     if (!entry) return;
     for (const m of entry.members) if (m.state === state) entry.members.delete(m);
-    if (entry.members.size === 0) {
+    this.dropIfUnused(key);
+  }
+
+  private dropIfUnused(key: string): void {
+    const entry = this.byKey.get(key);
+    if (entry && entry.members.size === 0 && entry.borrowers.size === 0) {
       clearTimeout(entry.expiry);
       this.byKey.delete(key);
     }

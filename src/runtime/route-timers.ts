@@ -7,25 +7,27 @@ import { dataEnvelope, toErrorEnvelope } from './envelope.js';
  * route started before (an interval is never stacked).
  */
 export function startRouteTimers(call: Call, route: Route): void {
+  // Signed in on this socket (not a per-message key): a later sign-out is seen on the socket's state.
+  const viaSocket = call.auth !== null && call.auth === call.state.user;
   call.state.timers.replace(route.event, (track, untrack) => {
     for (const plan of route.timers) {
       if (plan.kind === 'after') {
         const t: NodeJS.Timeout = setTimeout(() => {
           untrack(t);
-          void fire(call, route, plan);
+          void fire(call, route, plan, viaSocket);
         }, plan.ms);
         track(t);
       } else {
-        track(setInterval(() => void fire(call, route, plan), plan.ms));
+        track(setInterval(() => void fire(call, route, plan, viaSocket), plan.ms));
       }
     }
   }, call.auth !== null);
 }
 
-async function fire(call: Call, route: Route, plan: TimerPlan): Promise<void> {
+async function fire(call: Call, route: Route, plan: TimerPlan, viaSocket: boolean): Promise<void> {
   if (!call.socket.connected) return;
   // Started as a user who has since signed out (or been replaced): stop speaking for them.
-  if (call.auth && call.state.user?.id !== call.auth.id) {
+  if (viaSocket && call.state.user !== call.auth) {
     call.state.timers.clear(route.event);
     return;
   }
