@@ -32,9 +32,11 @@ export function compileTrustProxy(value: TrustProxySetting | undefined): TrustPr
   if (value === undefined || value === false || value === 0) return () => false;
   if (value === true) return () => true;
   if (typeof value === 'number') return (_address, hop) => hop < value;
-  const items = Array.isArray(value) ? value : [value];
+  const items: unknown[] = Array.isArray(value) ? value : [value];
   const entries: string[] = [];
   items.forEach((item, index) => {
+    // The schema says so too; settings may be read before it is checked.
+    if (typeof item !== 'string') throw new TrustProxyError('expected true, a hop count, or proxy addresses as strings', Array.isArray(value) ? index : undefined);
     for (const entry of item.split(',').map((v) => v.trim()).filter(Boolean)) {
       try {
         proxyaddr.compile(entry);
