@@ -1,5 +1,8 @@
+import { rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { killAll, serve, sockey } from './support/child.js';
+import { killAll, ROOT, serve, sockey } from './support/child.js';
 import { startServer, tempApp, type TestServer } from './support/util.js';
 
 let t: TestServer | undefined;
@@ -8,6 +11,23 @@ afterEach(async () => {
   t = undefined;
   killAll();
 });
+
+/**
+ * GET (or HEAD) with the path sent exactly as written: fetch() would resolve
+ * `..` and `%2e%2e` segments itself before anything reached the server.
+ */
+function raw(base: string, rawPath: string, options: { method?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: hostname, port, path: rawPath, method: options.method ?? 'GET', headers: options.headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 const BASE = `version: 1
 database: { file: ./db.sqlite }
@@ -60,8 +80,128 @@ describe('http next to socket.io', () => {
     expect(css.headers.get('content-type')).toMatch(/text\/css/);
     expect(await css.text()).toBe('h1 { color: red }');
     expect(await (await fetch(`${t.url}/_sockey/`)).text()).toContain('/_sockey/app.js');
-    expect((await fetch(`${t.url}/../sockey.yaml`)).status).toBe(404);
-    expect((await fetch(`${t.url}/%2e%2e/sockey.yaml`)).status).toBe(404);
+    expect((await raw(t.url, '/../sockey.yaml')).status).toBe(404);
+    expect((await raw(t.url, '/%2e%2e/sockey.yaml')).status).toBe(404);
+    expect((await raw(t.url, '/%2e%2e%2fsockey.yaml')).status).toBe(404);
+
+    // Validators, HEAD, 304, ranges and a file created after the start (the disk is read per request).
+    const etag = css.headers.get('etag')!;
+    expect(etag).toMatch(/^W\/"/);
+    expect(css.headers.get('cache-control')).toBe('no-cache');
+    expect(css.headers.get('last-modified')).toBeTruthy();
+    expect((await fetch(`${t.url}/app.css`, { headers: { 'if-none-match': etag } })).status).toBe(304);
+    const head = await raw(t.url, '/app.css', { method: 'HEAD' });
+    expect(head).toMatchObject({ status: 200, body: '' });
+    expect(head.headers['content-length']).toBe('17');
+    expect(head.headers['content-type']).toMatch(/text\/css/);
+    const part = await raw(t.url, '/app.css', { headers: { range: 'bytes=0-1' } });
+    expect(part).toMatchObject({ status: 206, body: 'h1' });
+    expect(part.headers['content-range']).toBe('bytes 0-1/17');
+    expect((await raw(t.url, '/app.css', { headers: { range: 'bytes=-3' } })).body).toBe('d }');
+    expect((await raw(t.url, '/app.css', { headers: { range: 'bytes=40-' } })).status).toBe(416);
+    expect((await fetch(`${t.url}/later.txt`)).status).toBe(404);
+    t.write('public/later.txt', 'new');
+    expect(await (await fetch(`${t.url}/later.txt`)).text()).toBe('new');
+    t.write('public/about.html', '<p>about</p>');
+    t.write('public/docs/index.html', '<p>docs</p>');
+    expect(await (await fetch(`${t.url}/about`)).text()).toBe('<p>about</p>');
+    expect(await (await fetch(`${t.url}/docs/`)).text()).toBe('<p>docs</p>');
+  });
+});
+
+describe('static files are only what the folder means to publish', () => {
+  const MANIFEST = BASE.replace('version: 1\n', 'version: 1\nserver: { static: ./public }\n');
+  const FILES = {
+    'public/index.html': '<h1>app</h1>',
+    'public/app.css': 'h1 {}',
+    'public/sub/page.html': '<p>page</p>',
+    'public/.env': 'SECRET=dotenv',
+    'public/.git/config': '[secret "git"]',
+    'public/sub/.secret': 'secret-in-sub',
+    'public/.well-known/acme-challenge/tok3n': 'acme-proof',
+    'public/.well-known/.hidden': 'secret-in-well-known',
+    'secret.txt': 'secret-outside',
+    'outside/data.txt': 'secret-outside-dir',
+  };
+
+  it('dotfiles and dot-folders answer 404 in every spelling; /.well-known/ is served', async () => {
+    t = await startServer(MANIFEST, FILES);
+    for (const p of [
+      '/.env',
+      '/%2eenv',
+      '/%2Eenv',
+      '//.env',
+      '/./.env',
+      '/.git/config',
+      '/%2Egit/config',
+      '/%2egit%2fconfig',
+      '/.git%2fconfig',
+      '/sub/.secret',
+      '/sub/%2esecret',
+      '/sub//.secret',
+      '/sub%2f.secret',
+      '/sub\\.secret',
+      '/sub%5c.secret',
+      '/.well-known/.hidden',
+      '/.well-known/%2ehidden',
+      '/sub/../.env',
+      '/_sockey/../.env',
+      '/.env?x=1',
+      '/.',
+      '/%2e',
+    ]) {
+      const r = await raw(t.url, p);
+      expect.soft(r.status, p).toBe(404);
+      expect.soft(r.body, p).not.toMatch(/secret|dotenv/);
+    }
+    for (const p of ['/.well-known/acme-challenge/tok3n', '/%2ewell-known/acme-challenge/tok3n']) {
+      const r = await raw(t.url, p);
+      expect.soft(r, p).toMatchObject({ status: 200, body: 'acme-proof' });
+    }
+    expect((await raw(t.url, '/sub/page.html')).body).toBe('<p>page</p>');
+  });
+
+  it('a symlink is served only when its real path is inside the folder', async () => {
+    t = await startServer(MANIFEST, FILES);
+    const pub = path.join(t.dir, 'public');
+    symlinkSync('../secret.txt', path.join(pub, 'link.txt'));
+    symlinkSync(path.join(t.dir, 'secret.txt'), path.join(pub, 'absolute.txt'));
+    symlinkSync('../outside', path.join(pub, 'outdir'));
+    symlinkSync('../sockey.yaml', path.join(pub, 'manifest.html'));
+    symlinkSync('.env', path.join(pub, 'dotlink.txt'));
+    symlinkSync('app.css', path.join(pub, 'inside.css'));
+    symlinkSync('sub', path.join(pub, 'indir'));
+    for (const p of ['/link.txt', '/absolute.txt', '/outdir/data.txt', '/manifest.html', '/manifest', '/dotlink.txt']) {
+      const r = await raw(t.url, p);
+      expect.soft(r.status, p).toBe(404);
+      expect.soft(r.body, p).not.toMatch(/secret|dotenv|version: 1/);
+    }
+    expect(await raw(t.url, '/inside.css')).toMatchObject({ status: 200, body: 'h1 {}' });
+    expect(await raw(t.url, '/indir/page.html')).toMatchObject({ status: 200, body: '<p>page</p>' });
+    // The folder itself may be a symlink (a release directory, say), made after the start.
+    await t.close();
+    t = await startServer(BASE.replace('version: 1\n', 'version: 1\nserver: { static: ./current }\n'), { 'releases/1/index.html': '<h1>release</h1>', 'secret.txt': 'secret-outside' });
+    symlinkSync(path.join(t.dir, 'releases/1'), path.join(t.dir, 'current'));
+    expect(await raw(t.url, '/')).toMatchObject({ status: 200, body: '<h1>release</h1>' });
+    symlinkSync('../../secret.txt', path.join(t.dir, 'releases/1/leak.txt'));
+    expect((await raw(t.url, '/leak.txt')).status).toBe(404);
+  });
+
+  it("the playground's own files obey the same rule", async () => {
+    t = await startServer(BASE);
+    const planted = [path.join(ROOT, 'playground/.sockey-test-secret'), path.join(ROOT, 'dist/playground/.sockey-test-secret.js')];
+    try {
+      for (const f of planted) writeFileSync(f, 'planted-secret');
+      for (const p of ['/_sockey/.sockey-test-secret', '/_sockey/%2esockey-test-secret', '/_sockey/.sockey-test-secret.js', '/_sockey//.sockey-test-secret', '/_sockey/%2e%2e/package.json', '/_sockey/..%2fpackage.json']) {
+        const r = await raw(t.url, p);
+        expect.soft(r.status, p).toBe(404);
+        expect.soft(r.body, p).not.toContain('planted-secret');
+      }
+      expect((await raw(t.url, '/_sockey/style.css')).status).toBe(200);
+      expect((await raw(t.url, '/_sockey/app.js')).status).toBe(200);
+    } finally {
+      for (const f of planted) rmSync(f, { force: true });
+    }
   });
 });
 

@@ -1,40 +1,133 @@
+import { addressGroup } from '../runtime/client-address.js';
 import { SockeyError } from '../runtime/errors.js';
 
+/** Time for the limiter: `now` for the windows, `wait` for the name-wide delay (tests pass their own). */
+export interface LoginClock {
+  now(): number;
+  wait(ms: number): Promise<void>;
+}
+
+export const systemClock: LoginClock = {
+  now: () => Date.now(),
+  wait: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
+/** One address (an IPv6 /64) may fail this many times `count`, across names: a NAT or an office shares it. */
+export const ADDRESS_FACTOR = 4;
+/** The name-wide delay starts at `count` failures with this, doubling per failure... */
+export const NAME_DELAY_BASE_MS = 250;
+/** ...up to this: a name is slowed down, never locked. */
+export const NAME_DELAY_MAX_MS = 2000;
+/** Windows kept at most (about 100 bytes each); past it the oldest are forgotten first. */
+export const MAX_WINDOWS = 100_000;
+
+interface Window {
+  start: number;
+  count: number;
+}
+
+/** A login in progress: counted as a failure unless it is settled otherwise. */
+export interface LoginAttempt {
+  /** The password was right: this name's failures from this address are forgotten, and the attempt is not counted. */
+  succeed(): void;
+  /** The check could not be made (the database failed): the attempt is not counted. */
+  cancel(): void;
+}
+
 /**
- * Counts failed logins per name and per address; past `count` failures for a
- * name (or ADDRESS_FACTOR times that from one address, which many users may
- * share behind a NAT) in `perMs`, logins are answered RATE_LIMITED.
+ * Failed logins, as OWASP's authentication cheat sheet describes, in fixed
+ * windows of `perMs`:
+ * - per (name, address): `count` failures, then RATE_LIMITED;
+ * - per address, across names: ADDRESS_FACTOR x `count`, then RATE_LIMITED;
+ * - per name, from anywhere: no lockout (an attacker must not lock the owner
+ *   out), but from `count` failures on every attempt for the name waits
+ *   NAME_DELAY_BASE_MS, doubling, capped at NAME_DELAY_MAX_MS.
+ * An attempt counts as a failure from its start, so concurrent guesses
+ * cannot all pass the check before the first one fails.
  */
-const ADDRESS_FACTOR = 4;
-
 export class LoginLimiter {
-  private readonly failures = new Map<string, { start: number; count: number }>();
+  private readonly windows = new Map<string, Window>();
+  private sweepAt = 10_000;
 
-  constructor(readonly count: number, readonly perMs: number) {}
+  constructor(
+    readonly count: number,
+    readonly perMs: number,
+    private readonly clock: LoginClock = systemClock,
+  ) {}
 
-  /** Throws RATE_LIMITED when either key is over the limit. */
-  check(keys: string[], now = Date.now()): void {
-    for (const key of keys) {
-      const w = this.failures.get(key);
-      const limit = key.startsWith('addr:') ? this.count * ADDRESS_FACTOR : this.count;
-      if (w && now - w.start < this.perMs && w.count >= limit) {
-        throw new SockeyError('RATE_LIMITED', 'Too many failed logins, try again later.', { retryAfterMs: w.start + this.perMs - now });
-      }
+  /** How many windows are kept (memory is bounded by MAX_WINDOWS). */
+  get size(): number {
+    return this.windows.size;
+  }
+
+  /** Throws RATE_LIMITED (with details.retryAfterMs) over a limit; otherwise waits the name's delay. */
+  async attempt(name: string, address: string): Promise<LoginAttempt> {
+    const now = this.clock.now();
+    const group = addressGroup(address);
+    const pair = `pair:${group} ${name}`;
+    const addr = `addr:${group}`;
+    const whole = `name:${name}`;
+    this.refuseOver(pair, this.count, now);
+    this.refuseOver(addr, this.count * ADDRESS_FACTOR, now);
+    const delay = this.delayFor(this.failures(whole, now));
+    const taken = [pair, addr, whole].map((key) => [key, this.add(key, now)] as const);
+    const refund = () => {
+      for (const [key, w] of taken) if (this.windows.get(key) === w && w.count > 0) w.count--;
+    };
+    if (delay > 0) await this.clock.wait(delay);
+    return {
+      succeed: () => {
+        refund();
+        this.windows.delete(pair);
+      },
+      cancel: refund,
+    };
+  }
+
+  /** The name-wide delay before an attempt, for the failures the name already has. */
+  delayFor(failures: number): number {
+    if (failures < this.count) return 0;
+    return Math.min(NAME_DELAY_MAX_MS, NAME_DELAY_BASE_MS * 2 ** Math.min(failures - this.count, 16));
+  }
+
+  private live(key: string, now: number): Window | undefined {
+    const w = this.windows.get(key);
+    return w && now - w.start < this.perMs ? w : undefined;
+  }
+
+  private failures(key: string, now: number): number {
+    return this.live(key, now)?.count ?? 0;
+  }
+
+  private refuseOver(key: string, limit: number, now: number): void {
+    const w = this.live(key, now);
+    if (w && w.count >= limit) {
+      throw new SockeyError('RATE_LIMITED', 'Too many failed logins, try again later.', { retryAfterMs: w.start + this.perMs - now });
     }
   }
 
-  fail(keys: string[], now = Date.now()): void {
-    if (this.failures.size > 10_000) {
-      for (const [k, w] of this.failures) if (now - w.start >= this.perMs) this.failures.delete(k);
+  private add(key: string, now: number): Window {
+    const w = this.live(key, now);
+    if (w) {
+      w.count++;
+      return w;
     }
-    for (const key of keys) {
-      const w = this.failures.get(key);
-      if (!w || now - w.start >= this.perMs) this.failures.set(key, { start: now, count: 1 });
-      else w.count++;
-    }
+    if (this.windows.size >= this.sweepAt) this.sweep(now);
+    const fresh = { start: now, count: 1 };
+    // Deleted first so that the map's order stays the order windows started in.
+    this.windows.delete(key);
+    this.windows.set(key, fresh);
+    return fresh;
   }
 
-  succeed(name: string): void {
-    this.failures.delete(name);
+  private sweep(now: number): void {
+    for (const [key, w] of this.windows) if (now - w.start >= this.perMs) this.windows.delete(key);
+    // Still too many (failures from very many addresses): forget the oldest, down to 90 %.
+    const keep = Math.floor(MAX_WINDOWS * 0.9);
+    for (const key of this.windows.keys()) {
+      if (this.windows.size <= keep) break;
+      this.windows.delete(key);
+    }
+    this.sweepAt = Math.min(MAX_WINDOWS, Math.max(10_000, this.windows.size * 2));
   }
 }

@@ -1,16 +1,18 @@
 import { fileURLToPath } from 'node:url';
 import type { ServerPlugin } from '../runtime/server.js';
 import { authenticateHandshake, identify } from './identify.js';
-import { LoginLimiter } from './login-limiter.js';
+import { LoginLimiter, systemClock, type LoginClock } from './login-limiter.js';
 import { authRoute } from './route.js';
 import { SessionIndex } from './session.js';
 
 /**
  * The built-in auth: the `auth` route (compiled like a user route), its
  * tables, handshake authentication and the identify step for
- * `auth: required | optional` routes.
+ * `auth: required | optional` routes. `clock` times login throttling (tests
+ * give their own).
  */
-export function authPlugin(): ServerPlugin {
+export function authPlugin(options: { clock?: LoginClock } = {}): ServerPlugin {
+  const clock = options.clock ?? systemClock;
   const sessions = new SessionIndex();
   let limiter: LoginLimiter | undefined;
   return {
@@ -19,7 +21,7 @@ export function authPlugin(): ServerPlugin {
       if (!settings.auth.enabled) return undefined;
       const { count, perMs } = settings.auth.loginRateLimit;
       // Kept across reloads, so editing the manifest does not forgive failed logins.
-      if (!limiter || limiter.count !== count || limiter.perMs !== perMs) limiter = new LoginLimiter(count, perMs);
+      if (!limiter || limiter.count !== count || limiter.perMs !== perMs) limiter = new LoginLimiter(count, perMs, clock);
       sessions.expireAfter(settings.auth.tokenTimeoutMs);
       return { at: ['auth'], routes: { [settings.auth.event]: authRoute(settings, driver, sessions, limiter) } };
     },

@@ -40,18 +40,22 @@ export function authRoute(settings: Settings, driver: Driver | undefined, sessio
         return signIn(call, userId, user.name!, Boolean(user.persistent));
       }
       case 'login': {
-        const keys = [`name:${user.name!.toLowerCase()}`, `addr:${call.socket.handshake.address}`];
-        limiter.check(keys);
-        const row = await store.findUser(user.name!);
+        // Names are unique case-insensitively, so their failures are counted so too.
+        const attempt = await limiter.attempt(user.name!.toLowerCase(), call.state.address);
+        let row: Awaited<ReturnType<typeof store.findUser>>;
+        let ok: boolean;
         // bcrypt reads 72 bytes: a longer password never matches (register refuses them).
         const tooLong = tooLongForBcrypt(user.password!);
-        const ok = await verifyPassword(user.password!, tooLong ? undefined : row?.password, auth.bcryptCost);
-        if (!row || !ok || tooLong) {
-          limiter.fail(keys);
-          // The same words whether the name exists or not.
-          throw new SockeyError('UNAUTHORIZED', 'Wrong name or password.');
+        try {
+          row = await store.findUser(user.name!);
+          ok = await verifyPassword(user.password!, tooLong ? undefined : row?.password, auth.bcryptCost);
+        } catch (e) {
+          attempt.cancel();
+          throw e;
         }
-        limiter.succeed(keys[0]!);
+        // The same words whether the name exists or not.
+        if (!row || !ok || tooLong) throw new SockeyError('UNAUTHORIZED', 'Wrong name or password.');
+        attempt.succeed();
         return signIn(call, row.id, row.name, Boolean(user.persistent));
       }
       case 'logout': {

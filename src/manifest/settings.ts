@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { parseDuration, parseSize } from '../compile/duration.js';
+import { compileTrustProxy, TrustProxyError, type TrustProxy } from '../runtime/client-address.js';
 import type { DiagnosticSink } from './load.js';
 import type { RawManifest } from './types.js';
 
@@ -13,6 +14,8 @@ export interface Settings {
     static?: string;
     playground: boolean;
     rateLimit?: { count: number; perMs: number };
+    /** server.trustProxy, compiled: which hops' X-Forwarded-For entries are believed. */
+    trustProxy: TrustProxy;
   };
   database: DatabaseSettings;
   socket: { data: string; error: string };
@@ -102,6 +105,13 @@ export function resolveSettings(m: RawManifest, dir: string, env: NodeJS.Process
   // A bare number of tokenTimeout is seconds, as in the original sockey.
   const tokenTimeoutMs = typeof tokenTimeout === 'number' ? tokenTimeout * 1000 : parseDuration(tokenTimeout);
   if (tokenTimeoutMs === undefined) sink.error('DURATION', ['auth', 'tokenTimeout'], `"${tokenTimeout}" is not a duration`);
+  let trustProxy: TrustProxy = () => false;
+  try {
+    trustProxy = compileTrustProxy(s.trustProxy);
+  } catch (e) {
+    const index = e instanceof TrustProxyError ? e.index : undefined;
+    sink.error('SCHEMA', index === undefined ? ['server', 'trustProxy'] : ['server', 'trustProxy', index], (e as Error).message);
+  }
   const schemaFiles = d.schema === undefined ? [] : Array.isArray(d.schema) ? d.schema : [d.schema];
   return {
     server: {
@@ -112,6 +122,7 @@ export function resolveSettings(m: RawManifest, dir: string, env: NodeJS.Process
       static: s.static === undefined ? undefined : path.resolve(dir, s.static),
       playground: s.playground ?? true,
       rateLimit: rate(s.rateLimit, ['server', 'rateLimit']),
+      trustProxy,
     },
     database: {
       driver,

@@ -58,6 +58,7 @@ export interface RawManifest {
     static?: string;
     playground?: boolean;
     rateLimit?: RawRateLimit;
+    trustProxy?: boolean | number | string | string[];
   };
   database?: {
     driver?: 'sqlite' | 'mysql';

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Server, Socket } from 'socket.io';
 import type { RouteTable } from '../compile/table.js';
 import type { AuthUser, Call, Route } from '../compile/types.js';
+import { clientAddress } from './client-address.js';
 import { deliver, resolveTarget } from './deliver.js';
 import { dataEnvelope, errorEnvelope, toErrorEnvelope } from './envelope.js';
 import { SockeyError } from './errors.js';
@@ -31,7 +32,8 @@ const EMPTY: Record<string, unknown> = Object.freeze({}) as Record<string, unkno
 
 export function attachDispatcher(target: DispatchTarget, states: Map<string, SocketState>): void {
   target.io.on('connection', (socket) => {
-    const state = new SocketState();
+    // Resolved once: X-Forwarded-For belongs to the handshake request, and a reload must not move a socket.
+    const state = new SocketState(clientAddress(socket.conn.remoteAddress, socket.handshake.headers['x-forwarded-for'], target.table.settings.server.trustProxy));
     states.set(socket.id, state);
     socket.on('disconnect', () => {
       state.dispose();

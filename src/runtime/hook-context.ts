@@ -64,6 +64,8 @@ export interface HookContext<P = Record<string, unknown>> {
   leave(room: string): void;
   /** The caller's socket.io socket. */
   socket: Socket;
+  /** The client's address: the socket's peer, or from X-Forwarded-For through `server.trustProxy`. */
+  address: string;
   timers: HookTimers;
   log: Logger;
 }
@@ -103,6 +105,7 @@ export function createHookContext(call: Call, query: SharedQuery): HookContext {
     auth: call.auth,
     db: { query: (sql, params) => query(sql, params, call.auth) },
     socket,
+    address: state.address,
     log: call.log,
     emit(target, payload, event) {
       const t: Target = typeof target === 'string' ? { to: target, exceptSelf: false } : { to: target.to, exceptSelf: target.except === 'self', room: 'room' in target ? checkAppRoom(target.room, call.io) : undefined, user: 'user' in target ? target.user : undefined };

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import sirv from 'sirv';
 import type { RouteTable } from '../compile/table.js';
+import { staticFiles, type StaticHandler } from './static-files.js';
 
 const PLAYGROUND_DIR = fileURLToPath(new URL('../../playground/', import.meta.url));
 // The compiled page: dist/playground/, seen from dist/runtime/ (built) or from src/runtime/ (tests, tsx).
@@ -23,17 +23,20 @@ function send(res: ServerResponse, status: number, type: string, body: string | 
   res.writeHead(status, { 'content-type': type, 'cache-control': 'no-cache' }).end(body);
 }
 
+const NOT_FOUND = '{"ok":false,"err":"Not found."}';
+
 /**
  * Plain HTTP next to socket.io (which answers /socket.io/ itself): a health
  * check, the app's static files (server.static) and the playground.
  * Settings are read per request, so a reload that changes them applies.
  */
 export function httpHandler(table: () => RouteTable) {
-  let staticDir: string | undefined;
-  let serveStatic: ReturnType<typeof sirv> | undefined;
-  const playgroundFiles = sirv(PLAYGROUND_DIR, { dev: true, etag: true, extensions: [] });
+  let app: { dir: string; files: StaticHandler } | undefined;
+  // The playground's files follow the same rules as the app's (no dotfiles, no symlinks out).
+  const playgroundFiles = staticFiles(PLAYGROUND_DIR);
+  const playgroundModules = PLAYGROUND_BUILD ? staticFiles(PLAYGROUND_BUILD) : undefined;
 
-  const playground = (req: IncomingMessage, res: ServerResponse, path: string): boolean => {
+  const playground = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> => {
     if (!table().settings.server.playground) return false;
     if (path === '/' || path === '/_sockey/' || path === '/_sockey') {
       send(res, 200, 'text/html; charset=utf-8', readFileSync(PLAYGROUND_DIR + 'index.html'));
@@ -43,22 +46,15 @@ export function httpHandler(table: () => RouteTable) {
       send(res, 200, 'application/json', JSON.stringify(playgroundInfo(table())));
       return true;
     }
-    const module = /^\/_sockey\/([\w.-]+\.js)$/.exec(path);
-    if (module) {
-      if (!PLAYGROUND_BUILD) send(res, 500, 'text/plain', 'playground not built: run npm run build');
-      else if (!existsSync(PLAYGROUND_BUILD + module[1])) send(res, 404, 'application/json', '{"ok":false,"err":"Not found."}');
-      else send(res, 200, 'text/javascript; charset=utf-8', readFileSync(PLAYGROUND_BUILD + module[1]));
-      return true;
-    }
-    if (path.startsWith('/_sockey/')) {
-      req.url = path.slice('/_sockey'.length);
-      playgroundFiles(req, res, () => send(res, 404, 'application/json', '{"ok":false,"err":"Not found."}'));
-      return true;
-    }
-    return false;
+    if (!path.startsWith('/_sockey/')) return false;
+    const rest = path.slice('/_sockey'.length);
+    // The page's modules are compiled to dist/playground/; its other files are in playground/.
+    if (rest.endsWith('.js') && !playgroundModules) send(res, 500, 'text/plain', 'playground not built: run npm run build');
+    else if (!(await (rest.endsWith('.js') ? playgroundModules! : playgroundFiles)(req, res, rest))) send(res, 404, 'application/json', NOT_FOUND);
+    return true;
   };
 
-  return (req: IncomingMessage, res: ServerResponse): void => {
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = (req.url ?? '/').split('?')[0]!;
     if (req.method === 'GET' && path === '/healthz') {
       send(res, 200, 'application/json', '{"ok":true}');
@@ -68,16 +64,17 @@ export function httpHandler(table: () => RouteTable) {
       send(res, 405, 'application/json', '{"ok":false,"err":"Method not allowed."}');
       return;
     }
-    const notFound = () => {
-      if (!playground(req, res, path)) send(res, 404, 'application/json', '{"ok":false,"err":"Not found."}');
-    };
     const dir = table().settings.server.static;
-    if (dir !== staticDir) {
-      staticDir = dir;
-      serveStatic = dir ? sirv(dir, { dev: true, etag: true, dotfiles: false }) : undefined;
-    }
+    if (dir !== app?.dir) app = dir ? { dir, files: staticFiles(dir, { html: true }) } : undefined;
     // The app's own files win over the playground at the site root (the playground stays at /_sockey/).
-    if (serveStatic && !path.startsWith('/_sockey/')) serveStatic(req, res, notFound);
-    else notFound();
+    if (app && !path.startsWith('/_sockey/') && (await app.files(req, res, path))) return;
+    if (!(await playground(req, res, path))) send(res, 404, 'application/json', NOT_FOUND);
+  };
+
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    handle(req, res).catch(() => {
+      if (res.headersSent) res.destroy();
+      else send(res, 500, 'application/json', '{"ok":false,"err":"Internal error."}');
+    });
   };
 }

@@ -13,6 +13,9 @@ export class SocketState {
   /** Settles when connection-time work (handshake authentication) is done. */
   ready: Promise<void> | undefined = undefined;
 
+  /** @param address the client's address, resolved once at connection (client-address.ts). */
+  constructor(readonly address = '') {}
+
   dispose(): void {
     this.timers.clearAll();
     this.windows.clear();

@@ -72,6 +72,8 @@ describe.runIf(hasChromium)('examples/chat (Chromium)', () => {
     await bob.page.getByTestId('composer').fill('hi alice');
     await bob.page.getByTestId('composer').press('Enter');
     await alice.page.getByTestId('message').filter({ hasText: 'hi alice' }).waitFor();
+    // bob's own copy comes on its own packet: wait for it too before counting.
+    await bob.page.getByTestId('message').filter({ hasText: 'hi alice' }).waitFor();
     expect(await alice.page.getByTestId('message').count()).toBe(2);
     expect(await bob.page.getByTestId('message').count()).toBe(2);
 

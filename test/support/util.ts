@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
 import { pino, type Logger } from 'pino';
 import { defaultPlugins } from '../../src/plugins.js';
-import { SockeyServer } from '../../src/runtime/server.js';
+import { SockeyServer, type ServerPlugin } from '../../src/runtime/server.js';
 
 /** A temp folder with the given files (relative path -> content); removed by `cleanup()`. */
 export function tempApp(files: Record<string, string>): { dir: string; write(rel: string, text: string): string; cleanup(): void } {
@@ -46,14 +46,15 @@ export interface TestServer {
 /**
  * Starts a real sockey server on a free port of 127.0.0.1 for a manifest
  * (YAML text) and extra files, in a temp folder. `close()` disconnects
- * every client made through it and removes the folder.
+ * every client made through it and removes the folder. `plugins` replaces
+ * the default ones (to give the auth plugin a test clock, say).
  */
-export async function startServer(manifest: string, files: Record<string, string> = {}, env: NodeJS.ProcessEnv = {}): Promise<TestServer> {
+export async function startServer(manifest: string, files: Record<string, string> = {}, env: NodeJS.ProcessEnv = {}, options: { plugins?: ServerPlugin[] } = {}): Promise<TestServer> {
   const app = tempApp({ 'sockey.yaml': manifest, ...files });
   const logs = memoryLogger();
   let server: SockeyServer;
   try {
-    server = await SockeyServer.start({ manifest: 'sockey.yaml', cwd: app.dir, port: 0, host: '127.0.0.1', env: { ...process.env, ...env }, log: logs.log, plugins: defaultPlugins() });
+    server = await SockeyServer.start({ manifest: 'sockey.yaml', cwd: app.dir, port: 0, host: '127.0.0.1', env: { ...process.env, ...env }, log: logs.log, plugins: options.plugins ?? defaultPlugins() });
   } catch (e) {
     app.cleanup();
     throw e;
