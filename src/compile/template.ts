@@ -98,7 +98,8 @@ export function compileValueTemplate(value: unknown, onError: (path: (string | n
 }
 
 function constantValue(value: unknown, parts: CompiledValue[]): CompiledValue {
-  const frozen = deepFreeze(value);
+  // A frozen copy: one object answers every call, and the manifest's own data stays as loaded.
+  const frozen = deepFreeze(structuredClone(value));
   return { render: () => frozen, names: parts.flatMap((p) => p.names), constant: true };
 }
 

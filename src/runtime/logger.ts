@@ -7,11 +7,14 @@ export type LogFormat = 'pretty' | 'json';
  * Short human lines by default, JSON lines with `--log json`; both on stderr so
  * stdout stays for command output. Passwords and tokens are redacted wherever they appear.
  */
+/** The paths whose values never reach a log line. */
+export const REDACT_PATHS = ['password', '*.password', 'token', '*.token', 'key', '*.key', 'url', '*.url'];
+
 export function createLogger(options: { format?: LogFormat; level?: string; destination?: NodeJS.WritableStream } = {}): Logger {
   const level = options.level ?? process.env.SOCKEY_LOG_LEVEL ?? 'info';
-  const redact = { paths: ['password', '*.password', 'token', '*.token', 'key', '*.key', 'url', '*.url'], censor: '[redacted]' };
+  const redact = { paths: REDACT_PATHS, censor: '[redacted]' };
   const destination = options.destination ?? process.stderr;
-  if (options.format === 'json') return pino({ level, redact, base: undefined }, pino.destination({ dest: 2, sync: true }));
+  if (options.format === 'json') return pino({ level, redact, base: undefined }, options.destination ?? pino.destination({ dest: 2, sync: true }));
   const stream = pretty({
     destination,
     sync: true,

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { createLogger } from '../../src/runtime/logger.js';
 import { defaultPlugins } from '../../src/plugins.js';
 import { SockeyServer, type ServerPlugin } from '../../src/runtime/server.js';
 
@@ -29,7 +30,8 @@ export function memoryLogger(): { log: Logger; lines: Array<Record<string, unkno
       cb();
     },
   });
-  const log = pino({ level: 'debug', base: undefined, redact: { paths: ['password', '*.password', 'token', '*.token', 'key', '*.key', 'url', '*.url'], censor: '[redacted]' } }, stream);
+  // The server's own logger (its redaction included), writing JSON lines here.
+  const log = createLogger({ format: 'json', level: 'debug', destination: stream });
   return { log, lines, text: () => lines.map((l) => JSON.stringify(l)).join('\n') };
 }
 
