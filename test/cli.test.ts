@@ -93,6 +93,21 @@ describe('sockey serve (child process)', () => {
     expect(r.stderr).not.toMatch(/listening/);
   });
 
+  it('SQL the database rejects stops the start with the diagnostic (exit 1); the check runs after migration', async () => {
+    const text = `version: 1
+database: { driver: sqlite, file: ./data/app.db, schema: [./schema.sql], migrate: true }
+routes:
+  notes.list: { sql: SELECT body FROM notes }
+  notes.typo: { sql: SELECT bdoy FROM notes }
+`;
+    const a = app({ 'sockey.yaml': text, 'schema.sql': 'CREATE TABLE IF NOT EXISTS notes (body TEXT);\n' });
+    const r = sockey(['serve', '--port', '0', '--host', '127.0.0.1', '--no-watch'], a.dir);
+    expect(r.code).toBe(1);
+    // The schema file was applied first (notes.list prepares), then the typo was caught.
+    expect(r.stderr).toMatch(/INFO: applied 1 schema file\(s\)\nsockey\.yaml:5:22 routes\.notes\.typo\.sql: the database rejects this statement: no such column: bdoy\n$/);
+    expect(r.stderr).not.toMatch(/listening|notes\.list/);
+  });
+
   it('a missing manifest exits 1', async () => {
     const a = app({});
     const r = await run(['serve', 'nope.yaml', '--port', '0'], a.dir);

@@ -1,10 +1,11 @@
 import type { Logger } from 'pino';
+import { checkStatements } from '../compile/check-db.js';
 import { compileSource, readSettings, type RouteTable } from '../compile/table.js';
 import type { Driver } from '../db/driver.js';
 import { migrate } from '../db/migrate.js';
 import { openDatabase } from '../db/open.js';
 import { hasErrors, ManifestError, type Diagnostic } from '../manifest/diagnostics.js';
-import { loadManifest } from '../manifest/load.js';
+import { DiagnosticSink, loadManifest } from '../manifest/load.js';
 import type { DatabaseSettings } from '../manifest/settings.js';
 import { builtinRoutes, builtinSchemaFiles } from '../plugins.js';
 import type { ServerPlugin } from './server.js';
@@ -26,8 +27,8 @@ export interface BuildOptions {
 }
 
 /**
- * load -> validate -> compile, off to the side: nothing that serves is
- * touched. Throws ManifestError (every diagnostic) when the manifest is not usable.
+ * load -> validate -> compile -> prepare the SQL, off to the side: nothing that
+ * serves is touched. Throws ManifestError (every diagnostic) when the manifest is not usable.
  */
 export async function buildVersion(o: BuildOptions): Promise<Version & { dbChanged: boolean; warnings: Diagnostic[] }> {
   const loaded = loadManifest(o.manifestPath, o.cwd);
@@ -48,6 +49,10 @@ export async function buildVersion(o: BuildOptions): Promise<Version & { dbChang
     const compiled = await compileSource(loaded.source, { driver: db, env: o.env, strictEnv: true, builtins: builtinRoutes(o.plugins), previous: reuse ? o.previous!.table : undefined, settings });
     if (!compiled.table) throw new ManifestError(compiled.diagnostics);
     const table = compiled.table;
+    // The statements of routes compiled now; those taken over were prepared when they came in.
+    const sink = new DiagnosticSink(loaded.source);
+    await checkStatements(db, table, sink, reuse ? (event) => table.routes.get(event) !== o.previous!.table.routes.get(event) : undefined);
+    if (hasErrors(sink.list)) throw new ManifestError(sink.list);
     return { table, db, dbChanged: !reuse, warnings: compiled.diagnostics.filter((d) => d.severity === 'warning') };
   } catch (e) {
     if (!reuse) await db.close().catch(() => undefined);
