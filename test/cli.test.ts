@@ -1,4 +1,5 @@
 import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
@@ -91,6 +92,19 @@ describe('sockey serve (child process)', () => {
     expect(r.stderr).toMatch(/^sockey\.yaml:5:11 routes\.echo\.emit: .*room/m);
     expect(r.stderr).toMatch(/^sockey\.yaml:6:3 routes\.nothing: /m);
     expect(r.stderr).not.toMatch(/listening/);
+  });
+
+  it('a port in use exits 1 with a clear message, before the database is created or migrated', async () => {
+    const a = app({ 'sockey.yaml': ECHO.replace('database: { driver: sqlite, file: ./data/app.db }', 'database: { driver: sqlite, file: ./data/app.db, schema: [./schema.sql], migrate: true }'), 'schema.sql': 'CREATE TABLE IF NOT EXISTS notes (body TEXT);\n' });
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', () => resolve()));
+    cleanups.push(() => new Promise((resolve) => busy.close(resolve)));
+    const port = (busy.address() as AddressInfo).port;
+    const r = sockey(['serve', '--port', String(port), '--host', '127.0.0.1', '--no-watch'], a.dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`sockey serve: port ${port} on 127.0.0.1 is already in use\n`);
+    // Nothing was written: not even the SQLite file.
+    expect(existsSync(path.join(a.dir, 'data/app.db'))).toBe(false);
   });
 
   it('SQL the database rejects stops the start with the diagnostic (exit 1); the check runs after migration', async () => {

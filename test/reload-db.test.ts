@@ -117,4 +117,37 @@ describe.each(['sqlite', 'mysql'] as const)('reloads against the live database (
     const col = text.split('\n')[line - 1]!.indexOf('SELECT nmae') + 1;
     expect((error as Error).message.split('\n')).toEqual([expect.stringMatching(new RegExp(`^sockey\\.yaml:${line}:${col} routes\\.bad\\.sql: the database rejects this statement: .*nmae`))]);
   });
+
+  it('schema files are applied again only when they (or the database settings) change', async () => {
+    const db = await testDb(driver);
+    // Each application of the schema file adds a row: the count is how often it ran on this database.
+    const schema = 'CREATE TABLE IF NOT EXISTS applied (n INT);\nINSERT INTO applied (n) VALUES (1);\n';
+    const section = (s: string) => `${s}, schema: [./schema.sql], migrate: true`;
+    const routes = { count: '{ sql: SELECT COUNT(*) AS n FROM applied, result: value }', n: '{ description: one, reply: 1 }' };
+    const { t, client, write } = await serve(manifest(section(db.section), routes), { 'schema.sql': schema });
+    const count = async () => Number((await call(client, 'count')).res);
+    const appliedLines = () => t.logs.lines.filter((l) => String(l.msg).startsWith('applied ')).length;
+    // armWatcher rewrote the files with their own content: nothing changed, nothing was applied again.
+    expect(await count()).toBe(1);
+    expect(appliedLines()).toBe(1);
+
+    let reloads = reloadedLines(t).length;
+    await write('sockey.yaml', manifest(section(db.section), { ...routes, n: '{ description: two, reply: 1 }' }));
+    await untilReloads(t, reloads + 1);
+    expect(await count()).toBe(1);
+    expect(appliedLines()).toBe(1);
+
+    reloads = reloadedLines(t).length;
+    await write('schema.sql', schema + '-- v2\n');
+    await untilReloads(t, reloads + 1);
+    expect(await count()).toBe(2);
+    expect(appliedLines()).toBe(2);
+
+    // Other database settings: a new database, applied there.
+    reloads = reloadedLines(t).length;
+    await write('sockey.yaml', manifest(section(db.otherSection), routes));
+    await untilReloads(t, reloads + 1);
+    expect(await count()).toBe(driver === 'sqlite' ? 1 : 3);
+    expect(appliedLines()).toBe(3);
+  });
 });
