@@ -94,6 +94,16 @@ describe('sockey serve (child process)', () => {
     expect(r.stderr).not.toMatch(/listening/);
   });
 
+  it('SOCKEY_PORT that is not a port is a usage error naming the variable (exit 2)', async () => {
+    const a = app({ 'sockey.yaml': ECHO });
+    for (const bad of ['abc', '70000', '-1', '80x']) {
+      const r = sockey(['serve', '--no-watch'], a.dir, { SOCKEY_PORT: bad });
+      expect(r.code, bad).toBe(2);
+      expect(r.stderr).toBe(`sockey serve: SOCKEY_PORT must be a port number from 0 to 65535, got "${bad}"\n`);
+    }
+    expect(existsSync(path.join(a.dir, 'data'))).toBe(false);
+  });
+
   it('a port in use exits 1 with a clear message, before the database is created or migrated', async () => {
     const a = app({ 'sockey.yaml': ECHO.replace('database: { driver: sqlite, file: ./data/app.db }', 'database: { driver: sqlite, file: ./data/app.db, schema: [./schema.sql], migrate: true }'), 'schema.sql': 'CREATE TABLE IF NOT EXISTS notes (body TEXT);\n' });
     const busy = createServer();

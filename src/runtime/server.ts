@@ -11,6 +11,7 @@ import { httpHandler, playgroundInfo } from './http.js';
 /** The namespace the playground listens on for route changes (kept apart from the app's events). */
 export const PLAYGROUND_NAMESPACE = '/_sockey';
 import { createLogger } from './logger.js';
+import { envPort } from './port.js';
 import type { SocketState } from './socket-state.js';
 import { buildVersion, readVersion, type Version } from './version.js';
 
@@ -79,8 +80,7 @@ export class SockeyServer {
     const buildOptions = { manifestPath: resolved.manifest, cwd: resolved.cwd, env: resolved.env, plugins: resolved.plugins, log };
     const read = readVersion(buildOptions);
     const s = read.settings.server;
-    const env = resolved.env;
-    const port = options.port ?? (env.SOCKEY_PORT !== undefined && env.SOCKEY_PORT !== '' ? Number(env.SOCKEY_PORT) : s.port);
+    const port = options.port ?? envPort(resolved.env) ?? s.port;
     const host = options.host ?? s.host;
 
     // The port first: a server that cannot listen has opened and written nothing. Until the
