@@ -1,17 +1,19 @@
-import { watch, type FSWatcher } from 'node:fs';
+import { statSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 
 interface Folder {
   handle: FSWatcher;
-  names: Set<string>;
+  /** Entry name in this folder -> the files it leads to (the file itself, or a folder on the way to it). */
+  names: Map<string, string[]>;
 }
 
 /**
- * fs.watch on the folders of the watched files. A watch on a file follows its
- * inode, so a save that replaces the file (rename away and write, delete and
- * create) leaves it watching nothing; the folder sees the new file under the
- * old name. Events for other names cost one Set lookup (a SQLite journal
- * next to the manifest is written on every message), never a directory read.
+ * Waits for files that are not there: fs.watch on the nearest folder that
+ * exists, filtered to the names that lead to them. Attached at once (unlike
+ * chokidar's), so the caller can look for the files right after `set` and
+ * miss nothing. Only for absent files: a watched folder calls back on every
+ * event in it (a SQLite journal next to the manifest is written at every
+ * message), so present files are left to chokidar's watch on the file.
  */
 export class FolderWatch {
   private readonly folders = new Map<string, Folder>();
@@ -21,18 +23,21 @@ export class FolderWatch {
     private readonly onError: (e: Error) => void,
   ) {}
 
-  /** Watches the folders of exactly these files. A folder that does not exist yet is tried again at the next call. */
+  /** Watches for exactly these files (again: a folder on the way may have appeared since). */
   set(files: Iterable<string>): void {
-    const wanted = new Map<string, Set<string>>();
+    const wanted = new Map<string, Map<string, string[]>>();
     for (const file of files) {
-      const dir = path.dirname(file);
+      let dir = path.dirname(file);
+      let name = path.basename(file);
+      while (!isFolder(dir) && path.dirname(dir) !== dir) {
+        name = path.basename(dir);
+        dir = path.dirname(dir);
+      }
       let names = wanted.get(dir);
-      if (!names) wanted.set(dir, (names = new Set()));
-      names.add(path.basename(file));
+      if (!names) wanted.set(dir, (names = new Map()));
+      names.set(name, [...(names.get(name) ?? []), file]);
     }
-    for (const [dir, folder] of this.folders) {
-      if (!wanted.has(dir)) this.drop(dir, folder);
-    }
+    for (const [dir, folder] of this.folders) if (!wanted.has(dir)) this.drop(dir, folder);
     for (const [dir, names] of wanted) {
       const known = this.folders.get(dir);
       if (known) {
@@ -43,7 +48,7 @@ export class FolderWatch {
         const folder: Folder = {
           names,
           handle: watch(dir, { persistent: false }, (_event, name) => {
-            if (name && folder.names.has(name)) this.onFile(path.join(dir, name));
+            for (const file of (name && folder.names.get(name)) || []) this.onFile(file);
           }),
         };
         folder.handle.on('error', (e) => {
@@ -51,8 +56,8 @@ export class FolderWatch {
           this.onError(e);
         });
         this.folders.set(dir, folder);
-      } catch {
-        // Not there yet: chokidar waits for the file through the nearest folder that exists.
+      } catch (e) {
+        this.onError(e as Error);
       }
     }
   }
@@ -64,5 +69,13 @@ export class FolderWatch {
   private drop(dir: string, folder: Folder): void {
     folder.handle.close();
     if (this.folders.get(dir) === folder) this.folders.delete(dir);
+  }
+}
+
+function isFolder(dir: string): boolean {
+  try {
+    return statSync(dir).isDirectory();
+  } catch {
+    return false;
   }
 }
