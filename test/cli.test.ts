@@ -1,4 +1,5 @@
 import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
@@ -91,6 +92,44 @@ describe('sockey serve (child process)', () => {
     expect(r.stderr).toMatch(/^sockey\.yaml:5:11 routes\.echo\.emit: .*room/m);
     expect(r.stderr).toMatch(/^sockey\.yaml:6:3 routes\.nothing: /m);
     expect(r.stderr).not.toMatch(/listening/);
+  });
+
+  it('SOCKEY_PORT that is not a port is a usage error naming the variable (exit 2)', async () => {
+    const a = app({ 'sockey.yaml': ECHO });
+    for (const bad of ['abc', '70000', '-1', '80x']) {
+      const r = sockey(['serve', '--no-watch'], a.dir, { SOCKEY_PORT: bad });
+      expect(r.code, bad).toBe(2);
+      expect(r.stderr).toBe(`sockey serve: SOCKEY_PORT must be a port number from 0 to 65535, got "${bad}"\n`);
+    }
+    expect(existsSync(path.join(a.dir, 'data'))).toBe(false);
+  });
+
+  it('a port in use exits 1 with a clear message, before the database is created or migrated', async () => {
+    const a = app({ 'sockey.yaml': ECHO.replace('database: { driver: sqlite, file: ./data/app.db }', 'database: { driver: sqlite, file: ./data/app.db, schema: [./schema.sql], migrate: true }'), 'schema.sql': 'CREATE TABLE IF NOT EXISTS notes (body TEXT);\n' });
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', () => resolve()));
+    cleanups.push(() => new Promise((resolve) => busy.close(resolve)));
+    const port = (busy.address() as AddressInfo).port;
+    const r = sockey(['serve', '--port', String(port), '--host', '127.0.0.1', '--no-watch'], a.dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`sockey serve: port ${port} on 127.0.0.1 is already in use\n`);
+    // Nothing was written: not even the SQLite file.
+    expect(existsSync(path.join(a.dir, 'data/app.db'))).toBe(false);
+  });
+
+  it('SQL the database rejects stops the start with the diagnostic (exit 1); the check runs after migration', async () => {
+    const text = `version: 1
+database: { driver: sqlite, file: ./data/app.db, schema: [./schema.sql], migrate: true }
+routes:
+  notes.list: { sql: SELECT body FROM notes }
+  notes.typo: { sql: SELECT bdoy FROM notes }
+`;
+    const a = app({ 'sockey.yaml': text, 'schema.sql': 'CREATE TABLE IF NOT EXISTS notes (body TEXT);\n' });
+    const r = sockey(['serve', '--port', '0', '--host', '127.0.0.1', '--no-watch'], a.dir);
+    expect(r.code).toBe(1);
+    // The schema file was applied first (notes.list prepares), then the typo was caught.
+    expect(r.stderr).toMatch(/INFO: applied 1 schema file\(s\)\nsockey\.yaml:5:22 routes\.notes\.typo\.sql: the database rejects this statement: no such column: bdoy\n$/);
+    expect(r.stderr).not.toMatch(/listening|notes\.list/);
   });
 
   it('a missing manifest exits 1', async () => {

@@ -1,3 +1,5 @@
+import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../src/runtime/errors.js';
 import { flush, ok, record } from './support/flow.js';
@@ -6,8 +8,10 @@ import { call, next, startServer, type TestServer } from './support/util.js';
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS notes (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
-  body TEXT NOT NULL
+  body TEXT NOT NULL,
+  secret_column TEXT
 );
+CREATE TABLE IF NOT EXISTS secret_table (id INTEGER, secret_column TEXT);
 CREATE TABLE IF NOT EXISTS victims (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   name TEXT NOT NULL
@@ -61,6 +65,10 @@ describe('error envelopes', () => {
   let t: TestServer;
   beforeAll(async () => {
     t = await startServer(MANIFEST, { 'schema.sql': SCHEMA, 'hooks/fail.ts': HOOK });
+    // The start prepares every statement: the table and the column go away once the server runs.
+    const db = new Database(path.join(t.dir, 'data/app.db'));
+    db.exec('DROP TABLE secret_table; ALTER TABLE notes DROP COLUMN secret_column;');
+    db.close();
   });
   afterAll(() => t?.close());
 

@@ -2,8 +2,11 @@ import { rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { killAll, ROOT, serve, sockey } from './support/child.js';
-import { startServer, tempApp, type TestServer } from './support/util.js';
+import { defaultPlugins } from '../src/plugins.js';
+import { SockeyServer } from '../src/runtime/server.js';
+import { freePort, killAll, ROOT, serve, sockey } from './support/child.js';
+import { eventually } from './support/reload-util.js';
+import { memoryLogger, startServer, tempApp, type TestServer } from './support/util.js';
 
 let t: TestServer | undefined;
 afterEach(async () => {
@@ -40,6 +43,26 @@ routes:
 `;
 
 describe('http next to socket.io', () => {
+  it('while the server starts (port bound, version still building), requests get 503, then the app answers', async () => {
+    // Importing the hook takes 600 ms (top-level await): the start is under way meanwhile.
+    const app = tempApp({ 'sockey.yaml': `${BASE}  slow: { hook: ./slow.mts#slow }\n`, 'slow.mts': 'await new Promise((r) => setTimeout(r, 600));\nexport const slow = () => "slow";\n' });
+    try {
+      const port = await freePort();
+      const starting = SockeyServer.start({ cwd: app.dir, port, host: '127.0.0.1', log: memoryLogger().log, plugins: defaultPlugins() });
+      const early = await eventually(() => fetch(`http://127.0.0.1:${port}/healthz`), () => true, 'the port to be bound');
+      expect(early.status).toBe(503);
+      expect(early.headers.get('retry-after')).toBe('1');
+      const server = await starting;
+      try {
+        expect(await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()).toEqual({ ok: true });
+      } finally {
+        await server.close();
+      }
+    } finally {
+      app.cleanup();
+    }
+  });
+
   it('answers /healthz, the playground page, its route table and its compiled modules', async () => {
     t = await startServer(BASE);
     expect(await (await fetch(`${t.url}/healthz`)).json()).toEqual({ ok: true });

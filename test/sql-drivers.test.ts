@@ -1,3 +1,6 @@
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../src/runtime/errors.js';
 import { createTestDatabase } from './support/mysql.js';
@@ -14,8 +17,10 @@ CREATE TABLE IF NOT EXISTS items (
   qty INTEGER NOT NULL DEFAULT 0,
   note TEXT NULL,
   flag INTEGER NULL,
-  meta TEXT NULL
-);`,
+  meta TEXT NULL,
+  secret_column TEXT NULL
+);
+CREATE TABLE IF NOT EXISTS secret_table (secret_column TEXT);`,
     // Doubled quotes escape in both dialects; a block comment hides :zzz.
     dialect: `SELECT 'it''s :nope' AS a, :x AS b /* :zzz */`,
   },
@@ -27,8 +32,10 @@ CREATE TABLE IF NOT EXISTS items (
   qty INT NOT NULL DEFAULT 0,
   note TEXT NULL,
   flag INT NULL,
-  meta TEXT NULL
-) ENGINE=InnoDB;`,
+  meta TEXT NULL,
+  secret_column TEXT NULL
+) ENGINE=InnoDB;
+CREATE TABLE IF NOT EXISTS secret_table (secret_column TEXT) ENGINE=InnoDB;`,
     // MySQL also escapes with a backslash and comments with #.
     dialect: `SELECT 'it\\'s :nope' AS a, :x AS b # :zzz`,
   },
@@ -124,13 +131,26 @@ describe.each(Object.keys(DRIVERS) as DriverName[])('SQL through routes on %s', 
 
   beforeAll(async () => {
     let database = `database: { driver: sqlite, file: ./data/app.db, schema: [./schema.sql], migrate: true }`;
+    let url = '';
     if (driver === 'mysql') {
       const db = await createTestDatabase();
       drop = db.drop;
+      url = db.url;
       database = `database: { driver: mysql, url: "${db.url}", pool: 4, schema: [./schema.sql], migrate: true }`;
     }
     try {
       t = await startServer(`version: 1\n${database}\n${ROUTES}`, { 'schema.sql': DRIVERS[driver].schema, 'queries/dialect.sql': DRIVERS[driver].dialect });
+      // The start prepares every statement: the table and the column go away once the server runs.
+      const gone = ['DROP TABLE secret_table', 'ALTER TABLE items DROP COLUMN secret_column'];
+      if (driver === 'mysql') {
+        const conn = await mysql.createConnection(url);
+        for (const sql of gone) await conn.query(sql);
+        await conn.end();
+      } else {
+        const db = new Database(path.join(t.dir, 'data/app.db'));
+        for (const sql of gone) db.exec(sql);
+        db.close();
+      }
     } catch (e) {
       await drop?.();
       throw e;

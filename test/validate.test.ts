@@ -218,3 +218,25 @@ describe.each(['sqlite', 'mysql'] as const)('sockey validate --db against %s', (
     expect(lines(r.stdout)).toEqual([expect.stringMatching(new RegExp(`^sockey\\.yaml: ok \\(3 routes.*${driver}, SQL checked against the database\\)$`))]);
   });
 });
+
+describe('sockey validate --db against a MySQL server that refuses the login', () => {
+  it('prints the connection error once, at database, stops there, and never prints the password', async () => {
+    const db = await createTestDatabase();
+    try {
+      const url = new URL(db.url);
+      url.password = 'Wr0ng-s3cret';
+      const app = tempApp({ 'sockey.yaml': typoManifest(`database: { driver: mysql, url: "${url}" }`) });
+      try {
+        const r = await run(['validate', '--db'], app.dir);
+        expect(r.code).toBe(1);
+        const printed = lines(r.stderr);
+        expect(printed).toEqual([expect.stringMatching(/^sockey\.yaml:2:1 database: cannot reach the database: Access denied for user /), 'sockey.yaml: 1 problem']);
+        expect(r.stdout + r.stderr).not.toContain('Wr0ng-s3cret');
+      } finally {
+        app.cleanup();
+      }
+    } finally {
+      await db.drop();
+    }
+  });
+});

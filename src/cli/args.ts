@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parsePort as parsePortValue } from '../runtime/port.js';
 import { UserError } from './io.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -19,7 +20,9 @@ export function parseVerbArgs<O extends Options>(argv: string[], options: O, max
 
 export function parsePort(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UserError(`--port must be an integer from 0 to 65535, got "${value}"`);
-  return n;
+  try {
+    return parsePortValue(value, '--port');
+  } catch (e) {
+    throw new UserError((e as Error).message);
+  }
 }

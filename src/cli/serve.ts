@@ -1,6 +1,7 @@
 import { ManifestError, formatDiagnostic } from '../manifest/diagnostics.js';
 import { defaultPlugins } from '../plugins.js';
 import { createLogger, type LogFormat } from '../runtime/logger.js';
+import { PortError } from '../runtime/port.js';
 import { SockeyServer } from '../runtime/server.js';
 import { Reloader } from '../reload/swap.js';
 import { watchServer } from '../reload/watcher.js';
@@ -70,8 +71,12 @@ export async function serveCommand(argv: string[], io: CliIo, signal?: AbortSign
       for (const d of e.diagnostics) io.stderr(formatDiagnostic(d) + '\n');
       return EXIT.PROBLEMS;
     }
-    const err = e as NodeJS.ErrnoException;
-    if (err.code === 'EADDRINUSE') throw new UserError(`port ${values.port ?? 'configured'} is already in use`, EXIT.PROBLEMS);
+    if (e instanceof PortError) throw new UserError(e.message, EXIT.USAGE);
+    const err = e as NodeJS.ErrnoException & { port?: number; address?: string };
+    if (err.code === 'EADDRINUSE') {
+      const on = err.address && err.address !== '::' && err.address !== '0.0.0.0' ? ` on ${err.address}` : '';
+      throw new UserError(`port ${err.port}${on} is already in use`, EXIT.PROBLEMS);
+    }
     throw new UserError(`cannot start: ${err.message}`, EXIT.PROBLEMS);
   }
   const watching = values['no-watch'] || stopReason ? undefined : watchServer(server);

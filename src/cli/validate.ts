@@ -1,3 +1,4 @@
+import { checkStatements } from '../compile/check-db.js';
 import { compileManifestFile } from '../compile/table.js';
 import { openDatabase } from '../db/open.js';
 import { migrate } from '../db/migrate.js';
@@ -33,7 +34,7 @@ export async function validateCommand(argv: string[], io: CliIo): Promise<number
   const diagnostics: Diagnostic[] = [...result.diagnostics];
   if (values.db && result.table && result.source && result.settings) {
     const sink = new DiagnosticSink(result.source);
-    await checkStatements(result, sink, plugins);
+    await checkAgainstDatabase(result, sink, plugins);
     diagnostics.push(...sink.list);
   }
   // In the order of the file (problems inside included SQL files after the manifest's own).
@@ -51,10 +52,9 @@ export async function validateCommand(argv: string[], io: CliIo): Promise<number
   return EXIT.OK;
 }
 
-/** Prepares every statement. SQLite: schema files applied in a transaction that is rolled back. */
-async function checkStatements(result: Awaited<ReturnType<typeof compileManifestFile>>, sink: DiagnosticSink, plugins: ReturnType<typeof defaultPlugins>): Promise<void> {
+/** Prepares every statement on a database opened for it. SQLite: schema files applied in a transaction that is rolled back. */
+async function checkAgainstDatabase(result: Awaited<ReturnType<typeof compileManifestFile>>, sink: DiagnosticSink, plugins: ReturnType<typeof defaultPlugins>): Promise<void> {
   const settings = result.settings!;
-  const table = result.table!;
   let db: Driver;
   try {
     db = settings.database.driver === 'sqlite' ? new SqliteDriver(existsSync(settings.database.file) || settings.database.file === ':memory:' ? settings.database.file : ':memory:') : openDatabase(settings.database);
@@ -63,24 +63,14 @@ async function checkStatements(result: Awaited<ReturnType<typeof compileManifest
     return;
   }
   const schemaFiles = [...builtinSchemaFiles(plugins, db.dialect, settings), ...settings.database.schema];
-  const checkAll = async () => {
-    for (const s of table.statements) {
-      try {
-        await db.check(s.text);
-      } catch (e) {
-        const builtin = table.routes.get(s.event)?.builtin;
-        sink.error('DB', builtin ? ['auth'] : s.path, `the database rejects this statement: ${(e as Error).message}`);
-      }
-    }
-  };
   try {
     if (db instanceof SqliteDriver) {
       await db.dryRun(async () => {
         await migrate(db, schemaFiles);
-        await checkAll();
+        await checkStatements(db, result.table!, sink);
       });
     } else {
-      await checkAll();
+      await checkStatements(db, result.table!, sink);
     }
   } catch (e) {
     sink.error('DB', ['database'], `database check failed: ${(e as Error).message}`, { at: 'key' });

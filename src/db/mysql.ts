@@ -55,8 +55,10 @@ export class MysqlDriver implements Driver {
   async check(text: string): Promise<void> {
     const conn = await this.pool.getConnection();
     try {
-      const stmt = await conn.prepare(text);
-      await stmt.close();
+      await conn.prepare(text);
+      // unprepare, not close: close leaves mysql2's per-connection cache pointing at the
+      // closed statement, and the next execute of this text on the connection fails.
+      conn.unprepare(text);
     } finally {
       conn.release();
     }

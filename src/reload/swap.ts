@@ -79,7 +79,7 @@ export class Reloader {
     const { server } = this;
     const log = server.log;
     const started = performance.now();
-    const previous: Version = { table: server.table, db: server.db };
+    const previous = server.version;
     let next: Awaited<ReturnType<typeof buildVersion>>;
     try {
       next = await buildVersion({ manifestPath: server.options.manifest, cwd: server.options.cwd, env: server.options.env, plugins: server.options.plugins, log, previous });
@@ -96,7 +96,7 @@ export class Reloader {
     }
     const diff = diffTables(previous.table, next.table);
     const restart = restartNeeded(previous.table.settings, next.table.settings);
-    server.swap(next.table, next.db);
+    server.swap(next);
     this.onFiles?.([...next.table.files], true);
     // Timers of removed or changed routes die with their version; the others run on.
     for (const state of server.states.values()) {

@@ -1,4 +1,4 @@
-import { createServer, type Server as HttpServer } from 'node:http';
+import { createServer, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { Server, type Socket } from 'socket.io';
@@ -11,8 +11,9 @@ import { httpHandler, playgroundInfo } from './http.js';
 /** The namespace the playground listens on for route changes (kept apart from the app's events). */
 export const PLAYGROUND_NAMESPACE = '/_sockey';
 import { createLogger } from './logger.js';
+import { envPort } from './port.js';
 import type { SocketState } from './socket-state.js';
-import { buildVersion } from './version.js';
+import { buildVersion, readVersion, type Version } from './version.js';
 
 /** What the auth module (or another built-in) plugs into the server. */
 export interface ServerPlugin {
@@ -46,6 +47,8 @@ export class SockeyServer {
     readonly log: Logger,
     readonly target: DispatchTarget,
     public db: Driver,
+    /** What was applied to `db` (see Version.schema). */
+    public schema: string,
     readonly options: Required<Pick<StartOptions, 'manifest' | 'cwd' | 'env' | 'plugins'>>,
   ) {}
 
@@ -57,26 +60,61 @@ export class SockeyServer {
     return (this.http.address() as AddressInfo).port;
   }
 
-  /** Swaps in a new table (and database) in one step; the next message uses it. */
-  swap(table: RouteTable, db: Driver = this.db): void {
-    this.target.table = table;
-    this.db = db;
+  /** The table, database and applied schema serving now. */
+  get version(): Version {
+    return { table: this.table, db: this.db, schema: this.schema };
+  }
+
+  /** Swaps in a new version in one step; the next message uses it. */
+  swap(next: Version): void {
+    this.target.table = next.table;
+    this.db = next.db;
+    this.schema = next.schema;
     // Open playgrounds show the new routes without a refresh.
-    if (table.settings.server.playground) this.io.of(PLAYGROUND_NAMESPACE).emit('routes', playgroundInfo(table));
+    if (next.table.settings.server.playground) this.io.of(PLAYGROUND_NAMESPACE).emit('routes', playgroundInfo(next.table));
   }
 
   static async start(options: StartOptions = {}): Promise<SockeyServer> {
     const log = options.log ?? createLogger();
     const resolved = { manifest: options.manifest ?? 'sockey.yaml', cwd: options.cwd ?? process.cwd(), env: options.env ?? process.env, plugins: options.plugins ?? [] };
-    // load -> validate -> compile, then serve
-    const { table, db, warnings } = await buildVersion({ manifestPath: resolved.manifest, cwd: resolved.cwd, env: resolved.env, plugins: resolved.plugins, log });
-    for (const d of warnings) log.warn(formatDiagnostic(d));
+    const buildOptions = { manifestPath: resolved.manifest, cwd: resolved.cwd, env: resolved.env, plugins: resolved.plugins, log };
+    const read = readVersion(buildOptions);
+    const s = read.settings.server;
+    const port = options.port ?? envPort(resolved.env) ?? s.port;
+    const host = options.host ?? s.host;
 
-    const s = table.settings.server;
+    // The port first: a server that cannot listen has opened and written nothing. Until the
+    // version is built, requests get 503 (a reconnecting client tries again) rather than hang.
     const http = createServer();
+    const starting = (_req: unknown, res: ServerResponse) => {
+      res.writeHead(503, { 'retry-after': '1', 'content-type': 'text/plain' });
+      res.end('sockey is starting\n');
+    };
+    http.on('request', starting);
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(port, host, () => {
+        http.off('error', reject);
+        resolve();
+      });
+    });
+    // load -> validate -> compile -> prepare the SQL, then serve
+    let version: Version;
+    try {
+      const built = await buildVersion(buildOptions, read);
+      for (const d of built.warnings) log.warn(formatDiagnostic(d));
+      version = built;
+    } catch (e) {
+      http.closeAllConnections();
+      await new Promise((resolve) => http.close(resolve));
+      throw e;
+    }
+    const { table, db } = version;
+    http.off('request', starting);
+
     const io = new Server(http, { cors: { origin: s.cors.origin, credentials: s.cors.credentials }, maxHttpBufferSize: s.maxPayload });
     const target: DispatchTarget = { table, io, log, identify: (call, payload) => ({ user: call.state.user, payload }) };
-    const server = new SockeyServer(http, io, log, target, db, resolved);
+    const server = new SockeyServer(http, io, log, target, db, version.schema, resolved);
     const identifier = resolved.plugins.find((p) => p.identify);
     if (identifier) target.identify = (call, payload) => identifier.identify!(call, payload, server);
     const connectionHooks = resolved.plugins.filter((p) => p.onConnection);
@@ -92,23 +130,6 @@ export class SockeyServer {
     http.on('request', (req, res) => {
       if (!res.headersSent && !(req.url ?? '').startsWith('/socket.io/')) handler(req, res);
     });
-
-    const env = resolved.env;
-    const port = options.port ?? (env.SOCKEY_PORT !== undefined && env.SOCKEY_PORT !== '' ? Number(env.SOCKEY_PORT) : s.port);
-    const host = options.host ?? s.host;
-    try {
-      await new Promise<void>((resolve, reject) => {
-        http.once('error', reject);
-        http.listen(port, host, () => {
-          http.off('error', reject);
-          resolve();
-        });
-      });
-    } catch (e) {
-      io.close();
-      await db.close().catch(() => undefined);
-      throw e;
-    }
     log.info(`sockey listening on http://${host ?? '127.0.0.1'}:${server.port} (${table.routes.size} routes, ${db.description})`);
     return server;
   }

@@ -1,11 +1,14 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
+import { checkStatements } from '../compile/check-db.js';
 import { compileSource, readSettings, type RouteTable } from '../compile/table.js';
 import type { Driver } from '../db/driver.js';
 import { migrate } from '../db/migrate.js';
 import { openDatabase } from '../db/open.js';
 import { hasErrors, ManifestError, type Diagnostic } from '../manifest/diagnostics.js';
-import { loadManifest } from '../manifest/load.js';
-import type { DatabaseSettings } from '../manifest/settings.js';
+import { DiagnosticSink, loadManifest, type ManifestSource } from '../manifest/load.js';
+import type { DatabaseSettings, Settings } from '../manifest/settings.js';
 import { builtinRoutes, builtinSchemaFiles } from '../plugins.js';
 import type { ServerPlugin } from './server.js';
 
@@ -13,6 +16,8 @@ import type { ServerPlugin } from './server.js';
 export interface Version {
   table: RouteTable;
   db: Driver;
+  /** What was applied to `db`: a hash of the schema files' names and contents. */
+  schema: string;
 }
 
 export interface BuildOptions {
@@ -25,36 +30,70 @@ export interface BuildOptions {
   previous?: Version;
 }
 
-/**
- * load -> validate -> compile, off to the side: nothing that serves is
- * touched. Throws ManifestError (every diagnostic) when the manifest is not usable.
- */
-export async function buildVersion(o: BuildOptions): Promise<Version & { dbChanged: boolean; warnings: Diagnostic[] }> {
+/** The manifest read and its settings resolved: nothing opened, nothing written. */
+export interface ReadVersion {
+  source: ManifestSource;
+  settings: Settings;
+}
+
+/** load -> validate the schema and settings. Throws ManifestError when the manifest is not usable. */
+export function readVersion(o: Pick<BuildOptions, 'manifestPath' | 'cwd' | 'env'>): ReadVersion {
   const loaded = loadManifest(o.manifestPath, o.cwd);
   if (!loaded.source || hasErrors(loaded.diagnostics)) throw new ManifestError(loaded.diagnostics);
   const pre = readSettings(loaded.source, { env: o.env, strictEnv: true });
   if (!pre.settings || hasErrors(pre.diagnostics)) throw new ManifestError(pre.diagnostics);
-  const settings = pre.settings;
-  const reuse = o.previous && sameDatabase(o.previous.table.settings.database, settings.database);
-  const db = reuse ? o.previous!.db : openDatabase(settings.database);
+  return { source: loaded.source, settings: pre.settings };
+}
+
+/**
+ * load -> validate -> compile -> prepare the SQL, off to the side: nothing that
+ * serves is touched. Throws ManifestError (every diagnostic) when the manifest is not usable.
+ */
+export async function buildVersion(o: BuildOptions, read: ReadVersion = readVersion(o)): Promise<Version & { dbChanged: boolean; warnings: Diagnostic[] }> {
+  const { source, settings } = read;
+  const previous = o.previous && sameDatabase(o.previous.table.settings.database, settings.database) ? o.previous : undefined;
+  const db = previous ? previous.db : openDatabase(settings.database);
   try {
-    await migrate(db, builtinSchemaFiles(o.plugins, db.dialect, settings));
-    if (settings.database.migrate) {
-      const applied = await migrate(db, settings.database.schema);
+    const builtin = builtinSchemaFiles(o.plugins, db.dialect, settings);
+    const own = settings.database.migrate ? settings.database.schema : [];
+    // Applied when they changed, or to a database opened now: a reload that only edits a route writes nothing.
+    const schema = schemaHash([...builtin, ...own]);
+    if (previous?.schema !== schema) {
+      await migrate(db, builtin);
+      const applied = await migrate(db, own);
       if (applied.length) o.log.info(`applied ${applied.length} schema file(s)`);
     }
     // Same database: routes whose fingerprint did not change are taken over as they are
     // (not compiled again; their closures, rate-limit windows and timers go on).
-    const compiled = await compileSource(loaded.source, { driver: db, env: o.env, strictEnv: true, builtins: builtinRoutes(o.plugins), previous: reuse ? o.previous!.table : undefined, settings });
+    const compiled = await compileSource(source, { driver: db, env: o.env, strictEnv: true, builtins: builtinRoutes(o.plugins), previous: previous?.table, settings });
     if (!compiled.table) throw new ManifestError(compiled.diagnostics);
     const table = compiled.table;
-    return { table, db, dbChanged: !reuse, warnings: compiled.diagnostics.filter((d) => d.severity === 'warning') };
+    // The statements of routes compiled now; those taken over were prepared when they came in.
+    const sink = new DiagnosticSink(source);
+    await checkStatements(db, table, sink, previous && ((event) => table.routes.get(event) !== previous.table.routes.get(event)));
+    if (hasErrors(sink.list)) throw new ManifestError(sink.list);
+    return { table, db, schema, dbChanged: !previous, warnings: compiled.diagnostics.filter((d) => d.severity === 'warning') };
   } catch (e) {
-    if (!reuse) await db.close().catch(() => undefined);
+    if (!previous) await db.close().catch(() => undefined);
     throw e;
   }
 }
 
 function sameDatabase(a: DatabaseSettings, b: DatabaseSettings): boolean {
   return a.driver === b.driver && a.file === b.file && a.url === b.url && a.pool === b.pool;
+}
+
+/** Names and contents, in order (a file that cannot be read hashes as absent; migrate reports it). */
+function schemaHash(files: readonly string[]): string {
+  const hash = createHash('sha256');
+  for (const file of files) {
+    let text = '\u0000absent';
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      // migrate names the file
+    }
+    hash.update(`${file}\u0000${text}\u0000`);
+  }
+  return hash.digest('hex');
 }
