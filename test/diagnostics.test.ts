@@ -65,6 +65,29 @@ routes:
     ]);
   });
 
+  it('--db prepares every statement that compiled, also when other routes (or the same one) have problems', async () => {
+    const a = app({
+      'sockey.yaml': `version: 1
+database: { file: ./data/app.db, schema: [./schema.sql] }
+routes:
+  typo:
+    auth: yes
+    sql: SELECT id, nmae FROM people
+  fine:
+    sql: SELECT id FROM people WHERE id = :id
+`,
+      'schema.sql': 'CREATE TABLE IF NOT EXISTS people (id INTEGER PRIMARY KEY, name TEXT);\n',
+    });
+    const r = await run(['validate', '--db'], a.dir);
+    expect(r.code).toBe(1);
+    expect(r.lines).toEqual([
+      'sockey.yaml:5:11 routes.typo.auth: must be one of: "none", "optional", "required"',
+      expect.stringMatching(/^sockey\.yaml:6:10 routes\.typo\.sql: the database rejects this statement: .*nmae/),
+      'sockey.yaml:8:43 routes.fine.sql: :id is not a declared param (the route declares no params)',
+      'sockey.yaml: 3 problems',
+    ]);
+  });
+
   it('a duplicate key does not hide the rest of the file', async () => {
     const a = app({ 'sockey.yaml': 'version: 1\nroutes:\n  a: { reply: 1 }\n  a: { reply: 2 }\n  b: { sql: "SELECT :nope" }\n' });
     const r = await run(['validate'], a.dir);

@@ -32,7 +32,8 @@ export async function validateCommand(argv: string[], io: CliIo): Promise<number
   const plugins = defaultPlugins();
   const result = await compileManifestFile(file, io.cwd, { env: io.env, strictEnv: Boolean(values.db), builtins: builtinRoutes(plugins) });
   const diagnostics: Diagnostic[] = [...result.diagnostics];
-  if (values.db && result.table && result.source && result.settings) {
+  // Every statement that compiled is prepared, also when other parts of the manifest have problems.
+  if (values.db && result.statements && result.source && result.settings) {
     const sink = new DiagnosticSink(result.source);
     await checkAgainstDatabase(result, sink, plugins);
     diagnostics.push(...sink.list);
@@ -67,10 +68,10 @@ async function checkAgainstDatabase(result: Awaited<ReturnType<typeof compileMan
     if (db instanceof SqliteDriver) {
       await db.dryRun(async () => {
         await migrate(db, schemaFiles);
-        await checkStatements(db, result.table!, sink);
+        await checkStatements(db, { statements: result.statements!, routes: result.table?.routes }, sink);
       });
     } else {
-      await checkStatements(db, result.table!, sink);
+      await checkStatements(db, { statements: result.statements!, routes: result.table?.routes }, sink);
     }
   } catch (e) {
     sink.error('DB', ['database'], `database check failed: ${(e as Error).message}`, { at: 'key' });

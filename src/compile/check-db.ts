@@ -9,7 +9,7 @@ import type { RouteTable } from './table.js';
  * checks the routes it compiled again). A database that cannot be reached is
  * one problem at `database`, not one per statement.
  */
-export async function checkStatements(db: Driver, table: RouteTable, sink: DiagnosticSink, only?: (event: string) => boolean): Promise<void> {
+export async function checkStatements(db: Driver, table: Pick<RouteTable, 'statements'> & { routes?: RouteTable['routes'] }, sink: DiagnosticSink, only?: (event: string) => boolean): Promise<void> {
   const statements = table.statements.filter((s) => !only || only(s.event));
   if (statements.length === 0) return;
   const unreachable = (e: unknown) => sink.error('DB', ['database'], `cannot reach the database: ${messageOf(e)}`, { at: 'key' });
@@ -28,7 +28,7 @@ export async function checkStatements(db: Driver, table: RouteTable, sink: Diagn
         unreachable(e);
         return;
       }
-      const builtin = table.routes.get(s.event)?.builtin;
+      const builtin = table.routes?.get(s.event)?.builtin;
       sink.error('DB', builtin ? ['auth'] : s.path, `the database rejects this statement: ${messageOf(e)}`);
     }
   }
