@@ -10,7 +10,7 @@ import { freePort, killAll, ROOT, serve, sockey, within } from './support/child.
 import { flush, ok, record } from './support/flow.js';
 import { createTestDatabase } from './support/mysql.js';
 import { call, memoryLogger, next, tempApp } from './support/util.js';
-import { defaultPlugins } from '../src/plugins.js';
+import { defaultPlugins } from '../src/cli/plugins.js';
 import { SockeyServer } from '../src/runtime/server.js';
 
 const cleanups: Array<() => unknown> = [];

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ERROR_CODES } from '../src/runtime/errors.js';
+import { ERROR_CODES } from '../src/core/errors.js';
 import { flush, ok, record } from './support/flow.js';
 import { call, next, startServer, type TestServer } from './support/util.js';
 

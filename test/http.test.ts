@@ -2,7 +2,7 @@ import { rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { defaultPlugins } from '../src/plugins.js';
+import { defaultPlugins } from '../src/cli/plugins.js';
 import { SockeyServer } from '../src/runtime/server.js';
 import { freePort, killAll, ROOT, serve, sockey } from './support/child.js';
 import { eventually } from './support/reload-util.js';

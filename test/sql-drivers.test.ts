@@ -2,7 +2,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ERROR_CODES } from '../src/runtime/errors.js';
+import { ERROR_CODES } from '../src/core/errors.js';
 import { createTestDatabase } from './support/mysql.js';
 import { ok } from './support/flow.js';
 import { call, startServer, type TestServer } from './support/util.js';

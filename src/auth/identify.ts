@@ -1,10 +1,9 @@
 import type { Socket } from 'socket.io';
-import type { AuthUser, Call } from '../compile/types.js';
+import type { AuthUser, Call, CallState } from '../core/route.js';
 import type { Driver } from '../db/driver.js';
 import type { Settings } from '../manifest/settings.js';
-import { errorEnvelope } from '../runtime/envelope.js';
-import { SockeyError } from '../runtime/errors.js';
-import type { SocketState } from '../runtime/socket-state.js';
+import { errorEnvelope } from '../core/envelope.js';
+import { SockeyError } from '../core/errors.js';
 import { ensureFresh, verifyToken, type Session, type SessionIndex } from './session.js';
 import { storeFor } from './store.js';
 
@@ -62,7 +61,7 @@ async function fresh(call: Call, session: Session, store: ReturnType<typeof stor
 }
 
 /** Handshake `auth: { name, token }`: verified once when the socket connects. */
-export function authenticateHandshake(socket: Socket, state: SocketState, db: Driver, settings: Settings, sessions: SessionIndex): void {
+export function authenticateHandshake(socket: Socket, state: CallState, db: Driver, settings: Settings, sessions: SessionIndex): void {
   const creds = socket.handshake.auth as { name?: unknown; token?: unknown } | undefined;
   if (!creds || creds.token === undefined) return;
   state.ready = (async () => {

@@ -1,5 +1,5 @@
 import { addressGroup } from '../runtime/client-address.js';
-import { SockeyError } from '../runtime/errors.js';
+import { SockeyError } from '../core/errors.js';
 
 /** Time for the limiter: `now` for the windows, `wait` for the name-wide delay (tests pass their own). */
 export interface LoginClock {

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import type { ServerPlugin } from '../runtime/server.js';
+import type { ServerPlugin } from '../pipeline/plugin.js';
 import { authenticateHandshake, identify } from './identify.js';
 import { LoginLimiter, systemClock, type LoginClock } from './login-limiter.js';
 import { authRoute } from './route.js';

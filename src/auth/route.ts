@@ -1,8 +1,8 @@
-import type { Call } from '../compile/types.js';
+import type { Call } from '../core/route.js';
 import type { Driver } from '../db/driver.js';
 import type { Settings } from '../manifest/settings.js';
 import type { RawRoute } from '../manifest/types.js';
-import { SockeyError } from '../runtime/errors.js';
+import { SockeyError } from '../core/errors.js';
 import type { LoginLimiter } from './login-limiter.js';
 import { authParamsSchema } from './params.js';
 import { hashPassword, policyProblems, tooLongForBcrypt, verifyPassword } from './passwords.js';

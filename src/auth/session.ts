@@ -1,9 +1,9 @@
 import type { Socket } from 'socket.io';
 import type { Settings } from '../manifest/settings.js';
-import { userRoom } from '../runtime/rooms.js';
-import { dataEnvelope } from '../runtime/envelope.js';
-import { SockeyError } from '../runtime/errors.js';
-import type { SocketState } from '../runtime/socket-state.js';
+import { userRoom } from '../core/rooms.js';
+import { dataEnvelope } from '../core/envelope.js';
+import { SockeyError } from '../core/errors.js';
+import type { CallState } from '../core/route.js';
 import type { AuthStore, KeyRow } from './store.js';
 import { hashToken, newToken, sameHash } from './tokens.js';
 
@@ -20,9 +20,9 @@ export interface Session {
 
 interface KeyEntry {
   session: Session;
-  members: Set<{ socket: Socket; state: SocketState }>;
+  members: Set<{ socket: Socket; state: CallState }>;
   /** Sockets that presented the key per message (`user: { name, key }`) without signing in: their timers run as this user. */
-  borrowers: Set<SocketState>;
+  borrowers: Set<CallState>;
   /** Fires when a non-persistent session's token times out, with or without a message to notice it. */
   expiry?: NodeJS.Timeout;
 }
@@ -39,7 +39,7 @@ export class SessionIndex {
   /** Sockets whose disconnect already signs them out (one listener each, however often they sign in). */
   private readonly tracked = new WeakSet<Socket>();
   /** The keys each socket presented per message, to forget it when it disconnects. */
-  private readonly borrowed = new WeakMap<SocketState, Set<string>>();
+  private readonly borrowed = new WeakMap<CallState, Set<string>>();
   private timeoutMs: number | undefined;
 
   /** How long a non-persistent session lives (set from the settings on every load). */
@@ -52,7 +52,7 @@ export class SessionIndex {
     return this.byKey.get(String(row.id))?.session ?? { keyId: row.id, userId: row.user_id, name: row.name, persistent: Boolean(row.persistent), issuedAt: row.issued_at };
   }
 
-  signIn(socket: Socket, state: SocketState, session: Session): void {
+  signIn(socket: Socket, state: CallState, session: Session): void {
     this.signOut(socket, state);
     const entry = this.entryFor(session);
     state.user = { id: entry.session.userId, name: entry.session.name };
@@ -63,7 +63,7 @@ export class SessionIndex {
   }
 
   /** A socket used the key per message: a revocation or expiry of the key stops the timers it started as that user. */
-  lend(session: Session, socket: Socket, state: SocketState): void {
+  lend(session: Session, socket: Socket, state: CallState): void {
     const key = String(session.keyId);
     this.entryFor(session).borrowers.add(state);
     let keys = this.borrowed.get(state);
@@ -82,7 +82,7 @@ export class SessionIndex {
     return entry;
   }
 
-  private track(socket: Socket, state: SocketState): void {
+  private track(socket: Socket, state: CallState): void {
     if (this.tracked.has(socket)) return;
     this.tracked.add(socket);
     socket.once('disconnect', () => {
@@ -95,7 +95,7 @@ export class SessionIndex {
     });
   }
 
-  signOut(socket: Socket, state: SocketState): void {
+  signOut(socket: Socket, state: CallState): void {
     const session = state.session as Session | undefined;
     if (!session) return;
     state.user = null;
@@ -142,7 +142,7 @@ export class SessionIndex {
     for (const { socket } of this.byKey.get(String(keyId))?.members ?? []) socket.emit(event, payload);
   }
 
-  private forget(key: string, state: SocketState): void {
+  private forget(key: string, state: CallState): void {
     const entry = this.byKey.get(key);
     if (!entry) return;
     for (const m of entry.members) if (m.state === state) entry.members.delete(m);

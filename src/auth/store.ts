@@ -1,5 +1,5 @@
 import type { Driver } from '../db/driver.js';
-import { SockeyError } from '../runtime/errors.js';
+import { SockeyError } from '../core/errors.js';
 
 export interface UserRow {
   id: number | string;

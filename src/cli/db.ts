@@ -4,7 +4,8 @@ import { migrate } from '../db/migrate.js';
 import { openDatabase } from '../db/open.js';
 import { formatDiagnostic, hasErrors } from '../manifest/diagnostics.js';
 import { loadManifest } from '../manifest/load.js';
-import { builtinSchemaFiles, defaultPlugins } from '../plugins.js';
+import { builtinSchemaFiles } from '../pipeline/plugin.js';
+import { defaultPlugins } from './plugins.js';
 import { parseVerbArgs } from './args.js';
 import { EXIT, UserError, type CliIo } from './io.js';
 

@@ -1,6 +1,7 @@
 import { compileManifestFile } from '../compile/table.js';
 import { formatDiagnostic } from '../manifest/diagnostics.js';
-import { builtinRoutes, defaultPlugins } from '../plugins.js';
+import { builtinRoutes } from '../pipeline/plugin.js';
+import { defaultPlugins } from './plugins.js';
 import { parseVerbArgs } from './args.js';
 import { EXIT, type CliIo } from './io.js';
 

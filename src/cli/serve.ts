@@ -1,5 +1,5 @@
 import { ManifestError, formatDiagnostic } from '../manifest/diagnostics.js';
-import { defaultPlugins } from '../plugins.js';
+import { defaultPlugins } from './plugins.js';
 import { createLogger, type LogFormat } from '../runtime/logger.js';
 import { PortError } from '../runtime/port.js';
 import { SockeyServer } from '../runtime/server.js';

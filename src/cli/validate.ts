@@ -1,4 +1,4 @@
-import { checkStatements } from '../compile/check-db.js';
+import { checkStatements } from '../db/check.js';
 import { compileManifestFile } from '../compile/table.js';
 import { openDatabase } from '../db/open.js';
 import { migrate } from '../db/migrate.js';
@@ -6,7 +6,8 @@ import { SqliteDriver } from '../db/sqlite.js';
 import type { Driver } from '../db/driver.js';
 import { formatDiagnostic, hasErrors, type Diagnostic } from '../manifest/diagnostics.js';
 import { DiagnosticSink } from '../manifest/load.js';
-import { builtinRoutes, builtinSchemaFiles, defaultPlugins } from '../plugins.js';
+import { builtinRoutes, builtinSchemaFiles } from '../pipeline/plugin.js';
+import { defaultPlugins } from './plugins.js';
 import { parseVerbArgs } from './args.js';
 import { EXIT, type CliIo } from './io.js';
 import { existsSync } from 'node:fs';

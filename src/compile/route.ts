@@ -1,16 +1,16 @@
 import type { DirectiveContext } from '../directives/context.js';
 import { compileAction } from '../directives/action.js';
 import { compileEmit } from '../directives/emit.js';
-import type { LoadedHook } from '../directives/hook-loader.js';
+import type { LoadedHook } from '../directives/hook.js';
 import { compileParams } from '../directives/params.js';
 import { compileRateLimit } from '../directives/rate-limit.js';
 import { compileRoomTemplate } from '../directives/template.js';
 import { compileTimers } from '../directives/timers.js';
-import { parseDuration } from './duration.js';
+import { parseDuration } from '../core/duration.js';
 import type { RawRoute } from '../manifest/types.js';
 import type { ManifestPath } from '../manifest/diagnostics.js';
-import type { SharedQuery } from '../runtime/hook-context.js';
-import type { RateLimiter, Route } from './types.js';
+import type { SharedQuery } from '../directives/hook-context.js';
+import type { RateLimiter, Route } from '../core/route.js';
 
 export interface RouteInputs {
   hooks: ReadonlyMap<string, LoadedHook>;

@@ -1,18 +1,20 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { LocatedStatement } from '../db/check.js';
 import type { Driver } from '../db/driver.js';
 import type { DirectiveContext } from '../directives/context.js';
-import { HookLoader, type LoadedHook } from '../directives/hook-loader.js';
+import { HookLoader } from './hook-loader.js';
+import type { LoadedHook } from '../directives/hook.js';
 import { formatPath, hasErrors, type Diagnostic, type ManifestPath } from '../manifest/diagnostics.js';
 import { DiagnosticSink, loadManifest, type ManifestSource } from '../manifest/load.js';
 import { checkSchema } from '../manifest/schema.js';
 import { resolveSettings, type Settings } from '../manifest/settings.js';
 import type { RawManifest, RawRoute } from '../manifest/types.js';
-import { createHookQuery } from '../runtime/hook-context.js';
-import { isSqlFile } from './files.js';
+import { createHookQuery } from '../directives/hook-context.js';
+import { isSqlFile } from '../manifest/files.js';
 import { isUnder, repairRoute } from './refused.js';
 import { compileRoute } from './route.js';
-import type { Route } from './types.js';
+import type { Route } from '../core/route.js';
 
 /** socket.io reserves these names; a route cannot use them. */
 export const RESERVED_EVENTS = new Set(['connect', 'connect_error', 'disconnect', 'disconnecting', 'newListener', 'removeListener']);
@@ -24,7 +26,8 @@ export interface BuiltinRoutes {
   routes: Record<string, RawRoute>;
 }
 
-export type BuiltinProvider = (settings: Settings, driver: Driver | undefined) => BuiltinRoutes | undefined;
+/** The built-ins of one plugin (none when it is off), or of several, for a manifest's settings. */
+export type BuiltinProvider = (settings: Settings, driver: Driver | undefined) => BuiltinRoutes | BuiltinRoutes[] | undefined;
 
 export interface CompileOptions {
   /** The open database; absent when only validating. */
@@ -48,7 +51,7 @@ export interface RouteTable {
   /** The hook modules and everything they imported: their sources are part of hook routes' fingerprints. */
   readonly hookFiles: readonly string[];
   /** Every SQL statement (with `?` placeholders) and where it is declared, for `validate --db`. */
-  readonly statements: ReadonlyArray<{ event: string; path: ManifestPath; text: string }>;
+  readonly statements: readonly LocatedStatement[];
   /** Messages under way on this table's database (shared by tables on the same database), to drain it before closing. */
   readonly load: { inflight: number };
 }
@@ -96,9 +99,10 @@ export async function compileSource(source: ManifestSource, options: CompileOpti
   const files = new Set<string>([source.absPath, ...settings.database.schema]);
 
   const userRoutes = manifest.routes ?? {};
-  const builtins = options.builtins?.(settings, options.driver);
+  const provided = options.builtins?.(settings, options.driver);
+  const builtins = provided === undefined ? [] : Array.isArray(provided) ? provided : [provided];
   const entries: Array<{ event: string; raw: RawRoute; at: ManifestPath; builtin: boolean }> = [];
-  for (const [event, raw] of Object.entries(builtins?.routes ?? {})) entries.push({ event, raw, at: builtins!.at, builtin: true });
+  for (const b of builtins) for (const [event, raw] of Object.entries(b.routes)) entries.push({ event, raw, at: b.at, builtin: true });
   for (const [event, written] of Object.entries(userRoutes)) {
     const at = ['routes', event];
     let raw = written;
@@ -110,7 +114,7 @@ export async function compileSource(source: ManifestSource, options: CompileOpti
       refusedPaths.push(...repaired.refused);
     }
     if (RESERVED_EVENTS.has(event)) sink.error('RESERVED_EVENT', at, `"${event}" is reserved by socket.io; choose another event name`, { at: 'key' });
-    else if (builtins?.routes[event]) sink.error('RESERVED_EVENT', at, `"${event}" is the built-in auth event; rename auth.event or this route`, { at: 'key' });
+    else if (builtins.some((b) => b.routes[event])) sink.error('RESERVED_EVENT', at, `"${event}" is the built-in auth event; rename auth.event or this route`, { at: 'key' });
     entries.push({ event, raw: readSqlFiles(raw, source, at, sink, files), at, builtin: false });
   }
 
@@ -145,7 +149,7 @@ export async function compileSource(source: ManifestSource, options: CompileOpti
   const query = createHookQuery(options.driver);
   const base: Omit<DirectiveContext, 'auth' | 'paramNames' | 'paramsClosed' | 'event' | 'at' | 'builtin'> = { sink, settings, dialect: settings.database.driver, db: options.driver };
   const routes = new Map<string, Route>();
-  const statements: Array<{ event: string; path: ManifestPath; text: string }> = [];
+  const statements: LocatedStatement[] = [];
   for (const plan of plans) {
     const { event, raw, at, builtin, fingerprint } = plan;
     const old = options.previous?.routes.get(event);

@@ -1,4 +1,4 @@
-import { SockeyError } from '../runtime/errors.js';
+import { SockeyError } from '../core/errors.js';
 import type { Dialect } from './named-params.js';
 
 export type SqlValue = string | number | bigint | Buffer | null;

@@ -1,10 +1,10 @@
-import type { Action } from '../compile/types.js';
+import type { Action } from '../core/route.js';
 import type { ManifestPath } from '../manifest/diagnostics.js';
 import type { RawAction } from '../manifest/types.js';
-import type { SharedQuery } from '../runtime/hook-context.js';
+import type { SharedQuery } from './hook-context.js';
 import type { DirectiveContext } from './context.js';
 import { compileHook } from './hook.js';
-import type { LoadedHook } from './hook-loader.js';
+import type { LoadedHook } from './hook.js';
 import { compileSql } from './sql.js';
 import { compileReply } from './template.js';
 

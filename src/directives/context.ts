@@ -3,7 +3,7 @@ import type { Dialect } from '../db/named-params.js';
 import type { ManifestPath } from '../manifest/diagnostics.js';
 import type { DiagnosticSink } from '../manifest/load.js';
 import type { Settings } from '../manifest/settings.js';
-import type { AuthMode } from '../manifest/types.js';
+import type { AuthMode } from '../core/route.js';
 
 /** What a directive needs to check and compile its piece of one route. */
 export interface DirectiveContext {

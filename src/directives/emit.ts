@@ -1,4 +1,4 @@
-import type { EmitPlan } from '../compile/types.js';
+import type { EmitPlan } from '../core/route.js';
 import type { EmitTargetName, RawEmit } from '../manifest/types.js';
 import type { DirectiveContext } from './context.js';
 import { compileRoomTemplate, compileStringTemplate } from './template.js';

@@ -1,8 +1,13 @@
-import type { Call } from '../compile/types.js';
+import type { Call } from '../core/route.js';
 import type { HookFunctionRef } from '../manifest/types.js';
-import { createHookContext, type SharedQuery } from '../runtime/hook-context.js';
+import { createHookContext, type SharedQuery } from './hook-context.js';
 import type { DirectiveContext } from './context.js';
-import type { LoadedHook } from './hook-loader.js';
+
+/** A hook module's export, loaded before compiling (compile/hook-loader.ts), or why it could not be. */
+export interface LoadedHook {
+  fn?: (ctx: never) => unknown;
+  error?: string;
+}
 
 /**
  * `hook:` compiles to a call of the loaded export with a typed context. The

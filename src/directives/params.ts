@@ -1,6 +1,6 @@
 import type { ErrorObject } from 'ajv';
-import { SockeyError } from '../runtime/errors.js';
-import { compileValidator } from '../compile/validators.js';
+import { SockeyError } from '../core/errors.js';
+import { compileValidator } from './validators.js';
 import type { DirectiveContext } from './context.js';
 
 export interface ParamsDirective {

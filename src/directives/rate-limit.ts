@@ -1,4 +1,4 @@
-import type { RateLimiter } from '../compile/types.js';
+import type { RateLimiter } from '../core/route.js';
 
 /**
  * Fixed-window counting per socket and, when signed in, per user: both

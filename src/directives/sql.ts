@@ -1,9 +1,9 @@
 import { toSqlValue, type QueryResult, type SqlStep, type SqlValue } from '../db/driver.js';
 import { rewriteNamedParams } from '../db/named-params.js';
 import type { ResultShape } from '../manifest/types.js';
-import { SockeyError } from '../runtime/errors.js';
+import { SockeyError } from '../core/errors.js';
 import { closest } from '../manifest/suggest.js';
-import type { Call } from '../compile/types.js';
+import type { Call } from '../core/route.js';
 import type { DirectiveContext } from './context.js';
 import type { ManifestPath } from '../manifest/diagnostics.js';
 

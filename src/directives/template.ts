@@ -1,8 +1,8 @@
 import type { ManifestPath } from '../manifest/diagnostics.js';
-import { compileTemplate, compileValueTemplate, type TemplateView } from '../compile/template.js';
-import type { Call, Template } from '../compile/types.js';
+import { compileTemplate, compileValueTemplate, type TemplateView } from './template-engine.js';
+import type { Call, Template } from '../core/route.js';
 import { closest } from '../manifest/suggest.js';
-import { checkAppRoom, RESERVED_ROOM_PREFIX } from '../runtime/rooms.js';
+import { checkAppRoom, RESERVED_ROOM_PREFIX } from '../core/rooms.js';
 import { TEMPLATE_ROOTS, type DirectiveContext } from './context.js';
 
 /** The view templates render over. */

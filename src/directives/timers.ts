@@ -1,11 +1,11 @@
-import { parseDuration } from '../compile/duration.js';
-import type { TimerPlan } from '../compile/types.js';
+import { parseDuration } from '../core/duration.js';
+import type { TimerPlan } from '../core/route.js';
 import type { RawTimer } from '../manifest/types.js';
-import type { SharedQuery } from '../runtime/hook-context.js';
+import type { SharedQuery } from './hook-context.js';
 import { compileAction } from './action.js';
 import type { DirectiveContext } from './context.js';
 import { compileEmit } from './emit.js';
-import type { LoadedHook } from './hook-loader.js';
+import type { LoadedHook } from './hook.js';
 
 const MIN_INTERVAL_MS = 10;
 

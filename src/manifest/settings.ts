@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { parseDuration, parseSize } from '../compile/duration.js';
-import { compileTrustProxy, TrustProxyError, type TrustProxy } from '../runtime/client-address.js';
+import { parseDuration, parseSize } from '../core/duration.js';
+import { compileTrustProxy, TrustProxyError, type TrustProxy } from './trust-proxy.js';
 import type { DiagnosticSink } from './load.js';
 import type { RawManifest } from './types.js';
 

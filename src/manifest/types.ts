@@ -3,7 +3,9 @@
 export type Duration = number | string;
 export type EmitTargetName = 'self' | 'broadcast' | 'all' | 'room' | 'user';
 export type ResultShape = 'rows' | 'row' | 'value' | 'affected' | 'none';
-export type AuthMode = 'none' | 'optional' | 'required';
+import type { AuthMode } from '../core/route.js';
+
+export type { AuthMode };
 
 export interface RawEmit {
   to: EmitTargetName;

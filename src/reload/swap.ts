@@ -2,8 +2,8 @@ import type { RouteTable } from '../compile/table.js';
 import { formatDiagnostic, ManifestError } from '../manifest/diagnostics.js';
 import type { Settings } from '../manifest/settings.js';
 import type { SockeyServer } from '../runtime/server.js';
-import { buildVersion, type Version } from '../runtime/version.js';
-import { referencedFiles } from '../compile/files.js';
+import { buildVersion, type Version } from '../pipeline/build.js';
+import { referencedFiles } from '../manifest/files.js';
 
 export interface ReloadReport {
   ok: boolean;

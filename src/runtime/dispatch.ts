@@ -1,22 +1,17 @@
 import type { Logger } from 'pino';
 import type { Server, Socket } from 'socket.io';
 import type { RouteTable } from '../compile/table.js';
-import type { AuthUser, Call, Route } from '../compile/types.js';
+import type { Call, Route } from '../core/route.js';
+import type { Identify } from '../pipeline/plugin.js';
 import { clientAddress } from './client-address.js';
-import { deliver, resolveTarget } from './deliver.js';
-import { dataEnvelope, errorEnvelope, toErrorEnvelope } from './envelope.js';
-import { SockeyError } from './errors.js';
+import { deliver, resolveTarget } from '../directives/deliver.js';
+import { dataEnvelope, errorEnvelope, toErrorEnvelope } from '../core/envelope.js';
+import { SockeyError } from '../core/errors.js';
 import { startRouteTimers } from './route-timers.js';
 import { SocketState } from './socket-state.js';
 
 type Ack = (envelope: unknown) => void;
 
-/**
- * Who sends a message: the socket's own login, the handshake, or the
- * payload's `user` (the auth module provides it). May return the payload
- * without its credentials.
- */
-export type Identify = (call: Call, payload: unknown) => Promise<{ user: AuthUser | null; payload: unknown }> | { user: AuthUser | null; payload: unknown };
 
 /** What the dispatcher reads on every message; `table` is swapped whole on reload. */
 export interface DispatchTarget {

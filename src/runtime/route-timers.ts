@@ -1,6 +1,6 @@
-import type { Call, Route, TimerPlan } from '../compile/types.js';
-import { deliver, resolveTarget } from './deliver.js';
-import { dataEnvelope, toErrorEnvelope } from './envelope.js';
+import type { Call, Route, TimerPlan } from '../core/route.js';
+import { deliver, resolveTarget } from '../directives/deliver.js';
+import { dataEnvelope, toErrorEnvelope } from '../core/envelope.js';
 
 /**
  * Starts a route's timers for the calling socket, replacing the ones the

@@ -1,28 +1,20 @@
 import { createServer, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { Server, type Socket } from 'socket.io';
-import type { BuiltinProvider, RouteTable } from '../compile/table.js';
+import { Server } from 'socket.io';
+import type { RouteTable } from '../compile/table.js';
 import type { Driver } from '../db/driver.js';
 import { formatDiagnostic } from '../manifest/diagnostics.js';
-import { attachDispatcher, type DispatchTarget, type Identify } from './dispatch.js';
+import { chainIdentify, type ServerPlugin } from '../pipeline/plugin.js';
+import { attachDispatcher, type DispatchTarget } from './dispatch.js';
 import { httpHandler, playgroundInfo } from './http.js';
-
-/** The namespace the playground listens on for route changes (kept apart from the app's events). */
-export const PLAYGROUND_NAMESPACE = '/_sockey';
 import { createLogger } from './logger.js';
 import { envPort } from './port.js';
 import type { SocketState } from './socket-state.js';
-import { buildVersion, readVersion, type Version } from './version.js';
+import { buildVersion, readVersion, type Version } from '../pipeline/build.js';
 
-/** What the auth module (or another built-in) plugs into the server. */
-export interface ServerPlugin {
-  builtins?: BuiltinProvider;
-  identify?: (call: Parameters<Identify>[0], payload: unknown, server: SockeyServer) => ReturnType<Identify>;
-  onConnection?: (socket: Socket, state: SocketState, server: SockeyServer) => void | Promise<void>;
-  /** Built-in schema files for a driver (applied at every start: they are idempotent). */
-  schemaFiles?: (dialect: Driver['dialect'], table: { authEnabled: boolean }) => string[];
-}
+/** The namespace the playground listens on for route changes (kept apart from the app's events). */
+export const PLAYGROUND_NAMESPACE = '/_sockey';
 
 export interface StartOptions {
   /** Path of the manifest (default ./sockey.yaml). */
@@ -115,8 +107,7 @@ export class SockeyServer {
     const io = new Server(http, { cors: { origin: s.cors.origin, credentials: s.cors.credentials }, maxHttpBufferSize: s.maxPayload });
     const target: DispatchTarget = { table, io, log, identify: (call, payload) => ({ user: call.state.user, payload }) };
     const server = new SockeyServer(http, io, log, target, db, version.schema, resolved);
-    const identifier = resolved.plugins.find((p) => p.identify);
-    if (identifier) target.identify = (call, payload) => identifier.identify!(call, payload, server);
+    target.identify = chainIdentify(resolved.plugins, server);
     const connectionHooks = resolved.plugins.filter((p) => p.onConnection);
     if (connectionHooks.length) {
       target.onConnection = async (socket, state) => {

@@ -1,8 +1,8 @@
-import type { AuthUser } from '../compile/types.js';
-import { SocketTimers } from './timers.js';
+import type { AuthUser, CallState } from '../core/route.js';
+import { SocketTimers } from '../core/timers.js';
 
 /** What sockey keeps per connected socket; all of it dies with the socket. */
-export class SocketState {
+export class SocketState implements CallState {
   readonly timers = new SocketTimers();
   /** Per-route rate-limit windows of this socket. */
   readonly windows = new Map<object, { start: number; count: number }>();

@@ -5,8 +5,9 @@ import { Writable } from 'node:stream';
 import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
 import type { Logger } from 'pino';
 import { createLogger } from '../../src/runtime/logger.js';
-import { defaultPlugins } from '../../src/plugins.js';
-import { SockeyServer, type ServerPlugin } from '../../src/runtime/server.js';
+import { defaultPlugins } from '../../src/cli/plugins.js';
+import type { ServerPlugin } from '../../src/pipeline/plugin.js';
+import { SockeyServer } from '../../src/runtime/server.js';
 
 /** A temp folder with the given files (relative path -> content); removed by `cleanup()`. */
 export function tempApp(files: Record<string, string>): { dir: string; write(rel: string, text: string): string; cleanup(): void } {

@@ -1,12 +1,12 @@
 import type { Logger } from 'pino';
 import type { Socket } from 'socket.io';
-import type { AuthUser, Call } from '../compile/types.js';
+import type { AuthUser, Call } from '../core/route.js';
 import { toSqlValue, type Driver } from '../db/driver.js';
 import { rewriteNamedParams } from '../db/named-params.js';
 import { deliver, type Target } from './deliver.js';
-import { dataEnvelope } from './envelope.js';
-import { SockeyError } from './errors.js';
-import { checkAppRoom } from './rooms.js';
+import { dataEnvelope } from '../core/envelope.js';
+import { SockeyError } from '../core/errors.js';
+import { checkAppRoom } from '../core/rooms.js';
 
 /** Where `ctx.emit` sends: a target name, or a room or user target. */
 export type EmitTarget =

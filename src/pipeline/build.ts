@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { checkStatements } from '../compile/check-db.js';
+import { checkStatements } from '../db/check.js';
 import { compileSource, readSettings, type RouteTable } from '../compile/table.js';
 import type { Driver } from '../db/driver.js';
 import { migrate } from '../db/migrate.js';
@@ -9,8 +9,7 @@ import { openDatabase } from '../db/open.js';
 import { hasErrors, ManifestError, type Diagnostic } from '../manifest/diagnostics.js';
 import { DiagnosticSink, loadManifest, type ManifestSource } from '../manifest/load.js';
 import type { DatabaseSettings, Settings } from '../manifest/settings.js';
-import { builtinRoutes, builtinSchemaFiles } from '../plugins.js';
-import type { ServerPlugin } from './server.js';
+import { builtinRoutes, builtinSchemaFiles, type ServerPlugin } from './plugin.js';
 
 /** A compiled table with the database it runs on. */
 export interface Version {

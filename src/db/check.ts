@@ -1,6 +1,13 @@
-import type { Driver } from '../db/driver.js';
+import type { Driver } from './driver.js';
+import type { ManifestPath } from '../manifest/diagnostics.js';
 import type { DiagnosticSink } from '../manifest/load.js';
-import type { RouteTable } from './table.js';
+
+/** A statement with `?` placeholders, the route it belongs to and where the manifest declares it. */
+export interface LocatedStatement {
+  event: string;
+  path: ManifestPath;
+  text: string;
+}
 
 /**
  * Prepares a table's statements against a database (`validate --db`, `serve`
@@ -9,7 +16,7 @@ import type { RouteTable } from './table.js';
  * checks the routes it compiled again). A database that cannot be reached is
  * one problem at `database`, not one per statement.
  */
-export async function checkStatements(db: Driver, table: Pick<RouteTable, 'statements'> & { routes?: RouteTable['routes'] }, sink: DiagnosticSink, only?: (event: string) => boolean): Promise<void> {
+export async function checkStatements(db: Driver, table: { statements: readonly LocatedStatement[]; routes?: ReadonlyMap<string, { builtin: boolean }> }, sink: DiagnosticSink, only?: (event: string) => boolean): Promise<void> {
   const statements = table.statements.filter((s) => !only || only(s.event));
   if (statements.length === 0) return;
   const unreachable = (e: unknown) => sink.error('DB', ['database'], `cannot reach the database: ${messageOf(e)}`, { at: 'key' });

@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { loadManifest } from '../manifest/load.js';
-import type { RawAction, RawManifest } from '../manifest/types.js';
+import { loadManifest } from './load.js';
+import type { RawAction, RawManifest } from './types.js';
 
 /** A `sql:` that is a path ending in .sql names a file (relative to the manifest). */
 export function isSqlFile(sql: string): boolean {

@@ -1,5 +1,5 @@
-import type { Call, EmitPlan } from '../compile/types.js';
-import { userRoom } from './rooms.js';
+import type { Call, EmitPlan } from '../core/route.js';
+import { userRoom } from '../core/rooms.js';
 
 /** A target resolved for one message. */
 export interface Target {

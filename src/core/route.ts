@@ -1,7 +1,9 @@
 import type { Server, Socket } from 'socket.io';
 import type { Logger } from 'pino';
-import type { AuthMode } from '../manifest/types.js';
-import type { SocketState } from '../runtime/socket-state.js';
+import type { SocketTimers } from './timers.js';
+
+/** Who may call a route: anyone, anyone (with the user when signed in), signed-in users only. */
+export type AuthMode = 'none' | 'optional' | 'required';
 
 /** The signed-in user of a message, or null. */
 export interface AuthUser {
@@ -15,10 +17,25 @@ export interface Call {
   params: Record<string, unknown>;
   auth: AuthUser | null;
   socket: Socket;
-  state: SocketState;
+  state: CallState;
   io: Server;
   log: Logger;
   route: Route;
+}
+
+/** What sockey keeps per connected socket (runtime's SocketState implements it). */
+export interface CallState {
+  readonly timers: SocketTimers;
+  /** Per-route rate-limit windows of this socket. */
+  readonly windows: Map<object, { start: number; count: number }>;
+  /** Set by a login/register on this socket, or the handshake. */
+  user: AuthUser | null;
+  /** Opaque data of the auth module (token, persistence). */
+  session: unknown;
+  /** Settles when connection-time work (handshake authentication) is done. */
+  ready: Promise<void> | undefined;
+  /** The client's address, resolved once at connection (through server.trustProxy). */
+  readonly address: string;
 }
 
 /** Produces the reply value (`res`) of a message. */

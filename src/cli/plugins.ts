@@ -1,0 +1,7 @@
+import { authPlugin } from '../auth/plugin.js';
+import type { ServerPlugin } from '../pipeline/plugin.js';
+
+/** The built-ins every sockey server runs with. */
+export function defaultPlugins(): ServerPlugin[] {
+  return [authPlugin()];
+}

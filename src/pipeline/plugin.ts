@@ -1,0 +1,71 @@
+import type { Socket } from 'socket.io';
+import type { AuthUser, Call, CallState } from '../core/route.js';
+import type { BuiltinProvider, BuiltinRoutes, RouteTable } from '../compile/table.js';
+import type { Driver } from '../db/driver.js';
+import type { Settings } from '../manifest/settings.js';
+
+/** Who sends a message, and the payload without the credentials it carried (if any). */
+export interface Identity {
+  user: AuthUser | null;
+  payload: unknown;
+}
+
+/**
+ * Who sends a message on an `auth: required | optional` route. Synchronous
+ * when it can answer at once (a signed-in socket with a fresh token).
+ */
+export type Identify = (call: Call, payload: unknown) => Identity | Promise<Identity>;
+
+/** What a plugin may read of the running server: the version serving now. */
+export interface ServerContext {
+  readonly table: RouteTable;
+  readonly db: Driver;
+}
+
+/**
+ * What a built-in (the auth module) plugs into the server: routes compiled
+ * like the user's, tables, and the per-connection and per-message steps.
+ */
+export interface ServerPlugin {
+  /** Built-in routes, compiled with the manifest's (`sockey routes` lists them as built-in). */
+  builtins?: BuiltinProvider;
+  /** Who sends a message. Plugins are asked in order; the first that finds a user wins. */
+  identify?: (call: Call, payload: unknown, server: ServerContext) => Identity | Promise<Identity>;
+  /** Runs once per connection (handshake authentication), for every plugin in order. */
+  onConnection?: (socket: Socket, state: CallState, server: ServerContext) => void | Promise<void>;
+  /** Built-in schema files for a driver (applied when they change: they are idempotent). */
+  schemaFiles?: (dialect: Driver['dialect'], table: { authEnabled: boolean }) => string[];
+}
+
+/** The built-in routes of all plugins, each with the manifest path its problems point at. */
+export function builtinRoutes(plugins: readonly ServerPlugin[]): BuiltinProvider | undefined {
+  const providers = plugins.map((p) => p.builtins).filter((b): b is BuiltinProvider => Boolean(b));
+  if (providers.length === 0) return undefined;
+  return (settings, driver) => providers.flatMap((provide) => provide(settings, driver) ?? ([] as BuiltinRoutes[]));
+}
+
+/** The built-in tables of all plugins for a database (sql/<driver>/*.sql). */
+export function builtinSchemaFiles(plugins: readonly ServerPlugin[], dialect: Driver['dialect'], settings: Settings): string[] {
+  return plugins.flatMap((p) => p.schemaFiles?.(dialect, { authEnabled: settings.auth.enabled }) ?? []);
+}
+
+/**
+ * One identify step from the plugins': each is asked in order until one finds
+ * a user; a payload one of them stripped of credentials goes on to the next.
+ */
+export function chainIdentify(plugins: readonly ServerPlugin[], server: ServerContext): Identify {
+  const steps = plugins.map((p) => p.identify).filter((f): f is NonNullable<ServerPlugin['identify']> => Boolean(f));
+  if (steps.length === 0) return (call, payload) => ({ user: call.state.user, payload });
+  if (steps.length === 1) {
+    const [only] = steps as [NonNullable<ServerPlugin['identify']>];
+    return (call, payload) => only(call, payload, server);
+  }
+  return async (call, payload) => {
+    let who: Identity = { user: null, payload };
+    for (const step of steps) {
+      who = await step(call, who.payload, server);
+      if (who.user) return who;
+    }
+    return who;
+  };
+}
