@@ -1,16 +1,7 @@
 import { addressGroup } from '../runtime/client-address.js';
+import { systemClock, type Clock } from '../core/clock.js';
 import { SockeyError } from '../core/errors.js';
 
-/** Time for the limiter: `now` for the windows, `wait` for the name-wide delay (tests pass their own). */
-export interface LoginClock {
-  now(): number;
-  wait(ms: number): Promise<void>;
-}
-
-export const systemClock: LoginClock = {
-  now: () => Date.now(),
-  wait: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-};
 
 /** One address (an IPv6 /64) may fail this many times `count`, across names: a NAT or an office shares it. */
 export const ADDRESS_FACTOR = 4;
@@ -52,7 +43,7 @@ export class LoginLimiter {
   constructor(
     readonly count: number,
     readonly perMs: number,
-    private readonly clock: LoginClock = systemClock,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /** How many windows are kept (memory is bounded by MAX_WINDOWS). */

@@ -1,7 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import type { ServerPlugin } from '../pipeline/plugin.js';
 import { authenticateHandshake, identify } from './identify.js';
-import { LoginLimiter, systemClock, type LoginClock } from './login-limiter.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import { LoginLimiter } from './login-limiter.js';
 import { authRoute } from './route.js';
 import { SessionIndex } from './session.js';
 
@@ -11,9 +12,9 @@ import { SessionIndex } from './session.js';
  * `auth: required | optional` routes. `clock` times login throttling (tests
  * give their own).
  */
-export function authPlugin(options: { clock?: LoginClock } = {}): ServerPlugin {
+export function authPlugin(options: { clock?: Clock } = {}): ServerPlugin {
   const clock = options.clock ?? systemClock;
-  const sessions = new SessionIndex();
+  const sessions = new SessionIndex(clock);
   let limiter: LoginLimiter | undefined;
   return {
     schemaFiles: (dialect, { authEnabled }) => (authEnabled ? [fileURLToPath(new URL(`../../sql/${dialect}/auth.sql`, import.meta.url))] : []),
@@ -23,7 +24,7 @@ export function authPlugin(options: { clock?: LoginClock } = {}): ServerPlugin {
       // Kept across reloads, so editing the manifest does not forgive failed logins.
       if (!limiter || limiter.count !== count || limiter.perMs !== perMs) limiter = new LoginLimiter(count, perMs, clock);
       sessions.expireAfter(settings.auth.tokenTimeoutMs);
-      return { at: ['auth'], routes: { [settings.auth.event]: authRoute(settings, driver, sessions, limiter) } };
+      return { at: ['auth'], routes: { [settings.auth.event]: authRoute(settings, driver, sessions, limiter, clock) } };
     },
     identify: (call, payload, server) => identify(call, payload, server.db, server.table.settings, sessions),
     onConnection(socket, state, server) {

@@ -3,6 +3,7 @@ import type { Driver } from '../db/driver.js';
 import type { Settings } from '../manifest/settings.js';
 import type { RawRoute } from '../manifest/types.js';
 import { SockeyError } from '../core/errors.js';
+import type { Clock } from '../core/clock.js';
 import type { LoginLimiter } from './login-limiter.js';
 import { authParamsSchema } from './params.js';
 import { hashPassword, policyProblems, tooLongForBcrypt, verifyPassword } from './passwords.js';
@@ -19,7 +20,7 @@ interface AuthPayload {
  * The built-in `auth` route: a manifest entry like any other, whose action is
  * a hook given in code. `sockey routes` lists it as built-in.
  */
-export function authRoute(settings: Settings, driver: Driver | undefined, sessions: SessionIndex, limiter: LoginLimiter): RawRoute {
+export function authRoute(settings: Settings, driver: Driver | undefined, sessions: SessionIndex, limiter: LoginLimiter, clock: Clock): RawRoute {
   const auth = settings.auth;
   const handler = async (_ctx: unknown, call: Call) => {
     if (!driver) throw new SockeyError('DB_ERROR', 'Database error.');
@@ -72,7 +73,7 @@ export function authRoute(settings: Settings, driver: Driver | undefined, sessio
       }
       case 'check': {
         const row = await verifyToken(store, user.name, user.key);
-        const fresh = row !== undefined && (Boolean(row.persistent) || Date.now() - row.issued_at <= auth.tokenTimeoutMs);
+        const fresh = row !== undefined && (Boolean(row.persistent) || clock.now() - row.issued_at <= auth.tokenTimeoutMs);
         return { valid: fresh, name: fresh ? row!.name : null };
       }
     }
@@ -81,7 +82,7 @@ export function authRoute(settings: Settings, driver: Driver | undefined, sessio
   async function signIn(call: Call, userId: number | string, name: string, persistent: boolean) {
     const store = storeFor(driver!);
     const token = newToken();
-    const now = Date.now();
+    const now = clock.now();
     const keyId = await store.createKey(userId, hashToken(token), persistent, now);
     sessions.signIn(call.socket, call.state, { keyId, userId, name, persistent, issuedAt: now });
     return { name, token };

@@ -1,6 +1,7 @@
 import type { Socket } from 'socket.io';
 import type { Settings } from '../manifest/settings.js';
 import { userRoom } from '../core/rooms.js';
+import { systemClock, type Clock } from '../core/clock.js';
 import { dataEnvelope } from '../core/envelope.js';
 import { SockeyError } from '../core/errors.js';
 import type { CallState } from '../core/route.js';
@@ -41,6 +42,8 @@ export class SessionIndex {
   /** The keys each socket presented per message, to forget it when it disconnects. */
   private readonly borrowed = new WeakMap<CallState, Set<string>>();
   private timeoutMs: number | undefined;
+
+  constructor(readonly clock: Clock = systemClock) {}
 
   /** How long a non-persistent session lives (set from the settings on every load). */
   expireAfter(timeoutMs: number): void {
@@ -122,7 +125,7 @@ export class SessionIndex {
    */
   private scheduleExpiry(key: string, entry: KeyEntry): void {
     if (this.timeoutMs === undefined || entry.session.persistent) return;
-    const delay = entry.session.issuedAt + this.timeoutMs - Date.now() + 1;
+    const delay = entry.session.issuedAt + this.timeoutMs - this.clock.now() + 1;
     if (delay > MAX_DELAY_MS) return;
     entry.expiry = setTimeout(() => {
       if (this.byKey.get(key) !== entry) return;
@@ -174,7 +177,7 @@ export async function verifyToken(store: AuthStore, name: unknown, token: unknow
  * fails with "Logged out.".
  */
 export async function ensureFresh(session: Session, socket: Socket, store: AuthStore, settings: Settings, sessions: SessionIndex): Promise<void> {
-  if (Date.now() - session.issuedAt <= settings.auth.tokenTimeoutMs) return;
+  if (sessions.clock.now() - session.issuedAt <= settings.auth.tokenTimeoutMs) return;
   if (session.renewing) return session.renewing;
   if (!session.persistent) {
     await store.deleteKey(session.keyId);
@@ -183,7 +186,7 @@ export async function ensureFresh(session: Session, socket: Socket, store: AuthS
   }
   session.renewing = (async () => {
     const token = newToken();
-    const now = Date.now();
+    const now = sessions.clock.now();
     await store.renewKey(session.keyId, hashToken(token), now);
     session.issuedAt = now;
     const event = settings.auth.event + settings.socket.data;

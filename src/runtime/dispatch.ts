@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Server, Socket } from 'socket.io';
 import type { RouteTable } from '../compile/table.js';
 import type { Call, Route } from '../core/route.js';
+import type { Clock } from '../core/clock.js';
 import type { Identify } from '../pipeline/plugin.js';
 import { clientAddress } from './client-address.js';
 import { deliver, resolveTarget } from '../directives/deliver.js';
@@ -19,6 +20,8 @@ export interface DispatchTarget {
   io: Server;
   log: Logger;
   identify: Identify;
+  /** Rate-limit windows count on it. */
+  clock: Clock;
   /** Runs once per connection (handshake authentication). */
   onConnection?: (socket: Socket, state: SocketState) => void | Promise<void>;
 }
@@ -64,7 +67,7 @@ async function handle(target: DispatchTarget, socket: Socket, state: SocketState
       if (route.auth === 'required' && !call.auth) throw new SockeyError('UNAUTHORIZED', 'Not signed in.');
     }
     if (route.rateLimit) {
-      const wait = route.rateLimit.take(call, Date.now());
+      const wait = route.rateLimit.take(call, target.clock.now());
       if (wait > 0) throw new SockeyError('RATE_LIMITED', 'Too many requests, slow down.', { retryAfterMs: wait });
     }
     call.params = route.validate(payload);

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { Server } from 'socket.io';
 import type { RouteTable } from '../compile/table.js';
+import { systemClock, type Clock } from '../core/clock.js';
 import type { Driver } from '../db/driver.js';
 import { formatDiagnostic } from '../manifest/diagnostics.js';
 import { chainIdentify, type ServerPlugin } from '../pipeline/plugin.js';
@@ -26,6 +27,8 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv;
   log?: Logger;
   plugins?: ServerPlugin[];
+  /** Time for rate limits (tests pass their own; the auth plugin takes its own too). */
+  clock?: Clock;
 }
 
 /** A running sockey: http + socket.io + the current route table and database. */
@@ -105,7 +108,7 @@ export class SockeyServer {
     http.off('request', starting);
 
     const io = new Server(http, { cors: { origin: s.cors.origin, credentials: s.cors.credentials }, maxHttpBufferSize: s.maxPayload });
-    const target: DispatchTarget = { table, io, log, identify: (call, payload) => ({ user: call.state.user, payload }) };
+    const target: DispatchTarget = { table, io, log, clock: options.clock ?? systemClock, identify: (call, payload) => ({ user: call.state.user, payload }) };
     const server = new SockeyServer(http, io, log, target, db, version.schema, resolved);
     target.identify = chainIdentify(resolved.plugins, server);
     const connectionHooks = resolved.plugins.filter((p) => p.onConnection);

@@ -7,6 +7,8 @@ import type { Logger } from 'pino';
 import { createLogger } from '../../src/runtime/logger.js';
 import { defaultPlugins } from '../../src/cli/plugins.js';
 import type { ServerPlugin } from '../../src/pipeline/plugin.js';
+import { authPlugin } from '../../src/auth/plugin.js';
+import type { Clock } from '../../src/core/clock.js';
 import { SockeyServer } from '../../src/runtime/server.js';
 
 /** A temp folder with the given files (relative path -> content); removed by `cleanup()`. */
@@ -52,12 +54,12 @@ export interface TestServer {
  * every client made through it and removes the folder. `plugins` replaces
  * the default ones (to give the auth plugin a test clock, say).
  */
-export async function startServer(manifest: string, files: Record<string, string> = {}, env: NodeJS.ProcessEnv = {}, options: { plugins?: ServerPlugin[] } = {}): Promise<TestServer> {
+export async function startServer(manifest: string, files: Record<string, string> = {}, env: NodeJS.ProcessEnv = {}, options: { plugins?: ServerPlugin[]; clock?: Clock } = {}): Promise<TestServer> {
   const app = tempApp({ 'sockey.yaml': manifest, ...files });
   const logs = memoryLogger();
   let server: SockeyServer;
   try {
-    server = await SockeyServer.start({ manifest: 'sockey.yaml', cwd: app.dir, port: 0, host: '127.0.0.1', env: { ...process.env, ...env }, log: logs.log, plugins: options.plugins ?? defaultPlugins() });
+    server = await SockeyServer.start({ manifest: 'sockey.yaml', cwd: app.dir, port: 0, host: '127.0.0.1', env: { ...process.env, ...env }, log: logs.log, clock: options.clock, plugins: options.plugins ?? (options.clock ? [authPlugin({ clock: options.clock })] : defaultPlugins()) });
   } catch (e) {
     app.cleanup();
     throw e;
