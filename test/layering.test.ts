@@ -78,6 +78,16 @@ describe('layering of src/', () => {
     expect(cycles).toEqual([]);
   });
 
+  it('the public entry `sockey` (what hooks import) loads nothing of the server', () => {
+    expect(graph.get('index.ts')!.filter((i) => !i.startsWith('core/'))).toEqual([]);
+    const reached = new Set<string>();
+    const walk = (f: string) => {
+      for (const next of graph.get(f) ?? []) if (!reached.has(next)) reached.add(next), walk(next);
+    };
+    walk('index.ts');
+    expect([...reached].filter((f) => !f.startsWith('core/'))).toEqual([]);
+  });
+
   it('finds the imports it checks (a sanity check of the parser)', () => {
     expect(graph.get('runtime/dispatch.ts')!.length).toBeGreaterThan(3);
     expect(graph.get('index.ts')!.some((i) => i.startsWith('core/'))).toBe(true);

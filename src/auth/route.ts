@@ -23,7 +23,7 @@ interface AuthPayload {
 export function authRoute(settings: Settings, driver: Driver | undefined, sessions: SessionIndex, limiter: LoginLimiter, clock: Clock): RawRoute {
   const auth = settings.auth;
   const handler = async (_ctx: unknown, call: Call) => {
-    if (!driver) throw new SockeyError('DB_ERROR', 'Database error.');
+    if (!driver) throw new SockeyError('DB_ERROR');
     // A login sent right after connecting must not be undone by the handshake check finishing later.
     if (call.state.ready) await call.state.ready;
     const store = storeFor(driver);

@@ -6,6 +6,7 @@ export const ERROR_CODES = {
   VALIDATION: { message: 'Invalid parameters.' },
   UNAUTHORIZED: { message: 'Not signed in.' },
   FORBIDDEN: { message: 'Forbidden.' },
+  NOT_FOUND: { message: 'Not found.' },
   RATE_LIMITED: { message: 'Too many requests, slow down.' },
   DB_ERROR: { message: 'Database error.' },
   INTERNAL: { message: 'Internal error.' },
@@ -21,9 +22,10 @@ export type ErrorCode = keyof typeof ERROR_CODES;
  * that code and message instead of `INTERNAL`.
  *
  * @example
+ * import { SockeyError } from 'sockey';
  * throw new SockeyError('NOT_FOUND', 'No such room.', { room });
  */
-export class SockeyError extends Error {
+class SockeyErrorClass extends Error {
   readonly code: string;
   readonly details: unknown;
   constructor(code: ErrorCode | (string & {}), message?: string, details?: unknown) {
@@ -34,6 +36,16 @@ export class SockeyError extends Error {
   }
 }
 
+// One class per process: a hook's `import { SockeyError } from 'sockey'` may load another copy of
+// this module (a fresh tsx namespace per reload, or the package's dist beside the server's src),
+// and `instanceof` must still hold.
+const REGISTRY = Symbol.for('sockey.SockeyError');
+const shared = globalThis as { [REGISTRY]?: typeof SockeyErrorClass };
+
+export const SockeyError: typeof SockeyErrorClass = (shared[REGISTRY] ??= SockeyErrorClass);
+export type SockeyError = SockeyErrorClass;
+
+/** A SockeyError, or an error shaped like one (`name: 'SockeyError'` and a string `code`) that a hook built itself. */
 export function isSockeyError(e: unknown): e is SockeyError {
   return e instanceof SockeyError || (typeof e === 'object' && e !== null && (e as { name?: unknown }).name === 'SockeyError' && typeof (e as { code?: unknown }).code === 'string');
 }

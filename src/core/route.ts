@@ -21,6 +21,8 @@ export interface Call {
   io: Server;
   log: Logger;
   route: Route;
+  /** What templates render over, made once per message by the first template that needs it. */
+  view: Record<string, unknown> | undefined;
 }
 
 /** What sockey keeps per connected socket (runtime's SocketState implements it). */
@@ -45,15 +47,13 @@ export type Template = (call: Call, res?: unknown) => string;
 
 /** A compiled `emit:` value: who receives `_data`, computed once per route. */
 export interface EmitPlan {
-  to: 'self' | 'broadcast' | 'all' | 'room' | 'user';
-  exceptSelf: boolean;
-  room?: Template;
-  /** The room template reads `res`, so it can only be checked once the action ran. */
-  roomReadsRes?: boolean;
-  user?: Template;
-  /** Explicit event name; otherwise the route's event + the data suffix. */
-  event?: Template;
-  describe: string;
+  readonly to: 'self' | 'broadcast' | 'all' | 'room' | 'user';
+  /** Sends `envelope` (of `res`) to the target on its event: one closure, chosen when compiled. */
+  readonly send: (call: Call, res: unknown, envelope: unknown) => void;
+  /** The room template (to: room), checked before the action when it does not read `res`. */
+  readonly room?: Template;
+  readonly roomReadsRes?: boolean;
+  readonly describe: string;
 }
 
 export interface TimerPlan {

@@ -1,7 +1,7 @@
 import type { Call, EmitPlan } from '../core/route.js';
 import { userRoom } from '../core/rooms.js';
 
-/** A target resolved for one message. */
+/** A target a hook names at run time (`ctx.emit`); compiled `emit:` plans have their own closure. */
 export interface Target {
   to: EmitPlan['to'];
   exceptSelf: boolean;
@@ -36,14 +36,4 @@ export function deliver(call: Pick<Call, 'socket' | 'io' | 'auth'>, target: Targ
       return;
     }
   }
-}
-
-/** Resolves a compiled emit plan for one message. */
-export function resolveTarget(plan: EmitPlan, call: Call, res: unknown): Target {
-  return {
-    to: plan.to,
-    exceptSelf: plan.exceptSelf,
-    room: plan.room?.(call, res),
-    user: plan.user?.(call, res),
-  };
 }

@@ -1,36 +1,70 @@
-import type { EmitPlan } from '../core/route.js';
+import type { Call, EmitPlan, Template } from '../core/route.js';
+import { userRoom } from '../core/rooms.js';
 import type { EmitTargetName, RawEmit } from '../manifest/types.js';
 import type { DirectiveContext } from './context.js';
 import { compileRoomTemplate, compileStringTemplate } from './template.js';
 
-/** `emit:` compiles once to a plan: the target, and templates for room, user and event. */
+type Send = EmitPlan['send'];
+
+/**
+ * `emit:` compiles once to a plan whose `send` is one closure for its target
+ * (socket.io's own operators: `socket.emit`, `socket.broadcast`, `io.to(room)`,
+ * `socket.to(room)`), so nothing about the target is decided per message.
+ */
 export function compileEmit(raw: EmitTargetName | RawEmit | undefined, ctx: DirectiveContext, at = [...ctx.at, 'emit']): EmitPlan {
   const spec: RawEmit = raw === undefined ? { to: 'self' } : typeof raw === 'string' ? { to: raw } : raw;
   const exceptSelf = spec.except === 'self';
-  const plan: EmitPlan = {
-    to: spec.to,
-    exceptSelf,
-    describe: spec.to + (spec.room ? ` ${spec.room}` : '') + (spec.user ? ` ${spec.user}` : '') + (exceptSelf ? ' except self' : '') + (spec.event ? ` as ${spec.event}` : ''),
-  };
+  const describe = spec.to + (spec.room ? ` ${spec.room}` : '') + (spec.user ? ` ${spec.user}` : '') + (exceptSelf ? ' except self' : '') + (spec.event ? ` as ${spec.event}` : '');
+  let room: ReturnType<typeof compileRoomTemplate> | undefined;
+  let user: Template | undefined;
   if (spec.to === 'room') {
     if (!spec.room) ctx.sink.error('EMIT', at, 'emit to: room needs a room (e.g. room: "room:{{params.room}}")', { at: typeof raw === 'string' ? 'value' : 'key' });
-    else {
-      const room = compileRoomTemplate(spec.room, ctx, [...at, 'room']);
-      plan.room = room.render;
-      plan.roomReadsRes = room.readsRes;
-    }
+    else room = compileRoomTemplate(spec.room, ctx, [...at, 'room']);
   } else if (spec.room !== undefined) {
     ctx.sink.error('EMIT', [...at, 'room'], `room is only for to: room (this emit is to: ${spec.to})`, { at: 'key' });
   }
   if (spec.to === 'user') {
     if (ctx.auth !== 'required') ctx.sink.error('AUTH_REQUIRED', at, 'emit to: user needs auth: required on the route');
-    if (spec.user !== undefined) plan.user = compileStringTemplate(spec.user, ctx, [...at, 'user']);
+    if (spec.user !== undefined) user = compileStringTemplate(spec.user, ctx, [...at, 'user']);
   } else if (spec.user !== undefined) {
     ctx.sink.error('EMIT', [...at, 'user'], `user is only for to: user (this emit is to: ${spec.to})`, { at: 'key' });
   }
   if (exceptSelf && (spec.to === 'self' || spec.to === 'broadcast')) {
     ctx.sink.error('EMIT', [...at, 'except'], `except: self makes no sense with to: ${spec.to}`, { at: 'key' });
   }
-  if (spec.event !== undefined) plan.event = compileStringTemplate(spec.event, ctx, [...at, 'event']);
-  return Object.freeze(plan);
+  const eventTemplate = spec.event !== undefined ? compileStringTemplate(spec.event, ctx, [...at, 'event']) : undefined;
+  const send = sender(spec.to, exceptSelf, room?.render, user, eventTemplate, ctx.event + ctx.settings.socket.data);
+  return Object.freeze({ to: spec.to, send, room: room?.render, roomReadsRes: room?.readsRes, describe });
+}
+
+function sender(to: EmitPlan['to'], exceptSelf: boolean, room: Template | undefined, user: Template | undefined, event: Template | undefined, dataEvent: string): Send {
+  const name: (call: Call, res: unknown) => string = event ?? (() => dataEvent);
+  switch (to) {
+    case 'self':
+      return (call, res, envelope) => void call.socket.emit(name(call, res), envelope);
+    case 'broadcast':
+      return (call, res, envelope) => void call.socket.broadcast.emit(name(call, res), envelope);
+    case 'all':
+      return exceptSelf ? (call, res, envelope) => void call.socket.broadcast.emit(name(call, res), envelope) : (call, res, envelope) => void call.io.emit(name(call, res), envelope);
+    case 'room': {
+      if (!room) return () => undefined;
+      const at = room;
+      return exceptSelf
+        ? (call, res, envelope) => {
+            const r = at(call, res);
+            if (r !== '') call.socket.to(r).emit(name(call, res), envelope);
+          }
+        : (call, res, envelope) => {
+            const r = at(call, res);
+            if (r !== '') call.io.to(r).emit(name(call, res), envelope);
+          };
+    }
+    case 'user':
+      return (call, res, envelope) => {
+        const id = user ? user(call, res) : call.auth?.id;
+        if (id === undefined || id === '') return;
+        const op = call.io.to(userRoom(id));
+        (exceptSelf ? op.except(call.socket.id) : op).emit(name(call, res), envelope);
+      };
+  }
 }

@@ -1,141 +1,117 @@
 import type { Logger } from 'pino';
 import type { Socket } from 'socket.io';
-import type { AuthUser, Call } from '../core/route.js';
-import { toSqlValue, type Driver } from '../db/driver.js';
-import { rewriteNamedParams } from '../db/named-params.js';
-import { deliver, type Target } from './deliver.js';
 import { dataEnvelope } from '../core/envelope.js';
 import { SockeyError } from '../core/errors.js';
+import type { EmitTarget, HookContext, HookDb, HookTimers, Row, WriteResult } from '../core/hook.js';
+import { valueAt } from '../core/path.js';
 import { checkAppRoom } from '../core/rooms.js';
+import type { AuthUser, Call } from '../core/route.js';
+import { toSqlValue, type Driver, type QueryResult } from '../db/driver.js';
+import { rewriteNamedParams } from '../db/named-params.js';
+import { deliver, type Target } from './deliver.js';
 
-/** Where `ctx.emit` sends: a target name, or a room or user target. */
-export type EmitTarget =
-  | 'self'
-  | 'broadcast'
-  | 'all'
-  | { to: 'room'; room: string; except?: 'self' }
-  | { to: 'user'; user?: number | string; except?: 'self' }
-  | { to: 'all'; except?: 'self' };
+/** Runs one statement with named parameters for hooks; one per driver, each distinct SQL text rewritten once. */
+export type SharedQuery = (sql: string, params: Record<string, unknown> | undefined, auth: AuthUser | null) => Promise<QueryResult>;
 
-export interface WriteResult {
-  affectedRows: number;
-  insertId: number | string | null;
-}
-
-/** `ctx.db`: named parameters, always bound, never spliced. */
-export interface HookDb {
-  /**
-   * Runs one statement. Reads resolve to rows, writes to `{ affectedRows, insertId }`.
-   * @example const rows = await ctx.db.query('SELECT * FROM messages WHERE room = :room', { room });
-   */
-  query<T = Record<string, unknown>>(sql: string, params?: Record<string, unknown>): Promise<T[] | WriteResult>;
-}
-
-/** Timers owned by the socket: cleared when it disconnects. */
-export interface HookTimers {
-  after(ms: number, fn: () => unknown): NodeJS.Timeout;
-  every(ms: number, fn: () => unknown): NodeJS.Timeout;
-  clear(timer: NodeJS.Timeout): void;
-}
-
-/**
- * What a hook receives.
- *
- * @example
- * import type { HookContext } from 'sockey';
- * export async function stats(ctx: HookContext<{ room: string }>) {
- *   const rows = await ctx.db.query('SELECT COUNT(*) AS n FROM messages WHERE room = :room', ctx.params);
- *   return rows;
- * }
- */
-export interface HookContext<P = Record<string, unknown>> {
-  /** The event name that invoked the route. */
-  event: string;
-  /** The payload, validated against the route's params schema, defaults applied. */
-  params: P;
-  /** The signed-in user, or null. */
-  auth: AuthUser | null;
-  db: HookDb;
-  /** Sends `{ ok: true, err: false, res: payload }` on `event` (default: the route's `_data` event). */
-  emit(target: EmitTarget, payload: unknown, event?: string): void;
-  /** Joins the caller to an app room; throws FORBIDDEN for sockey's own rooms ("sockey:...") and socket ids. */
-  join(room: string): void;
-  /** Leaves an app room (the same rooms are refused as for join). */
-  leave(room: string): void;
-  /** The caller's socket.io socket. */
-  socket: Socket;
-  /** The client's address: the socket's peer, or from X-Forwarded-For through `server.trustProxy`. */
-  address: string;
-  timers: HookTimers;
-  log: Logger;
-}
-
-/** A hook: what it returns is the reply's `res`; a thrown SockeyError keeps its code. */
-export type Hook<P = Record<string, unknown>, R = unknown> = (ctx: HookContext<P>) => R | Promise<R>;
-
-export type SharedQuery = (sql: string, params: Record<string, unknown> | undefined, auth: AuthUser | null) => Promise<never>;
-
-/** The query function behind `ctx.db`, one per driver; each distinct SQL text is rewritten once. */
 export function createHookQuery(db: Driver | undefined): SharedQuery {
   const cache = new Map<string, { text: string; names: string[][] }>();
   return async (sql, params = {}, auth) => {
-      if (!db) throw new SockeyError('DB_ERROR', 'Database error.');
-      let compiled = cache.get(sql);
-      if (!compiled) {
-        const rewritten = rewriteNamedParams(sql, db.dialect);
-        compiled = { text: rewritten.text, names: rewritten.params.map((p) => p.name.split('.')) };
-        if (cache.size < 1000) cache.set(sql, compiled);
-      }
-      const values = compiled.names.map((keys) => {
-        let v: unknown = keys[0] === 'auth' && !('auth' in params) ? { auth } : params;
-        for (const k of keys) v = v === null || v === undefined ? undefined : (v as Record<string, unknown>)[k];
-        return toSqlValue(v);
-      });
-      const r = await db.run(compiled.text, values);
-      return (r.rows ?? { affectedRows: r.affectedRows, insertId: r.insertId }) as never;
+    if (!db) throw new SockeyError('DB_ERROR');
+    let compiled = cache.get(sql);
+    if (!compiled) {
+      const rewritten = rewriteNamedParams(sql, db.dialect);
+      compiled = { text: rewritten.text, names: rewritten.params.map((p) => p.name.split('.')) };
+      if (cache.size < 1000) cache.set(sql, compiled);
+    }
+    const values = compiled.names.map((keys) => toSqlValue(valueAt(keys[0] === 'auth' && !('auth' in params) ? { auth } : params, keys)));
+    return db.run(compiled.text, values);
   };
 }
 
-export function createHookContext(call: Call, query: SharedQuery): HookContext {
-  const { socket, state, route } = call;
-  const timerKey = `hook:${route.event}`;
-  return {
-    event: call.event,
-    params: call.params,
-    auth: call.auth,
-    db: { query: (sql, params) => query(sql, params, call.auth) },
-    socket,
-    address: state.address,
-    log: call.log,
-    emit(target, payload, event) {
-      const t: Target = typeof target === 'string' ? { to: target, exceptSelf: false } : { to: target.to, exceptSelf: target.except === 'self', room: 'room' in target ? checkAppRoom(target.room, call.io) : undefined, user: 'user' in target ? target.user : undefined };
-      deliver(call, t, event ?? route.dataEvent, dataEnvelope(payload));
-    },
-    join(room) {
-      void socket.join(checkAppRoom(room, call.io));
-    },
-    leave(room) {
-      void socket.leave(checkAppRoom(room, call.io));
-    },
-    timers: {
-      after(ms, fn) {
-        const t: NodeJS.Timeout = setTimeout(() => {
-          state.timers.remove(timerKey, t);
-          runSafely(call, fn);
-        }, ms);
-        state.timers.add(timerKey, t, call.auth !== null);
-        return t;
-      },
-      every(ms, fn) {
-        const t = setInterval(() => runSafely(call, fn), Math.max(ms, 1));
-        state.timers.add(timerKey, t, call.auth !== null);
-        return t;
-      },
-      clear(t) {
-        state.timers.remove(timerKey, t);
-      },
-    },
-  };
+const writeResult = (r: QueryResult): WriteResult => ({ affectedRows: r.affectedRows, insertId: r.insertId });
+
+/**
+ * The context of one hook call. Its members live on the prototype, so a call
+ * costs one object (plus `db` or `timers` when the hook reads them), not a
+ * closure per member.
+ */
+export class HookCallContext implements HookContext {
+  private dbView?: HookDb;
+  private timerView?: HookTimers;
+
+  constructor(
+    private readonly call: Call,
+    private readonly query: SharedQuery,
+  ) {}
+
+  get event(): string {
+    return this.call.event;
+  }
+  get params(): Record<string, unknown> {
+    return this.call.params;
+  }
+  get auth(): AuthUser | null {
+    return this.call.auth;
+  }
+  get socket(): Socket {
+    return this.call.socket;
+  }
+  get address(): string {
+    return this.call.state.address;
+  }
+  get log(): Logger {
+    return this.call.log;
+  }
+
+  get db(): HookDb {
+    if (!this.dbView) {
+      const { query, call } = this;
+      this.dbView = {
+        // Reads answer rows; a write answers its WriteResult (SPEC §2 keeps that for query).
+        query: async <T = Row>(sql: string, params?: Record<string, unknown>) => {
+          const r = await query(sql, params, call.auth);
+          return (r.rows ?? writeResult(r)) as T[];
+        },
+        execute: async (sql, params) => writeResult(await query(sql, params, call.auth)),
+      };
+    }
+    return this.dbView;
+  }
+
+  get timers(): HookTimers {
+    if (!this.timerView) {
+      const { call } = this;
+      const key = `hook:${call.route.event}`;
+      const asUser = call.auth !== null;
+      const timers = call.state.timers;
+      this.timerView = {
+        after: (ms, fn) => timers.after(key, ms, () => runSafely(call, fn), asUser),
+        every: (ms, fn) => timers.every(key, ms, () => runSafely(call, fn), asUser),
+        clear: (t) => {
+          if (t) timers.remove(key, t);
+        },
+      };
+    }
+    return this.timerView;
+  }
+
+  emit(target: EmitTarget, payload: unknown, event?: string): void {
+    const { call } = this;
+    const t: Target =
+      typeof target === 'string'
+        ? { to: target, exceptSelf: false }
+        : { to: target.to, exceptSelf: target.except === 'self', room: 'room' in target ? checkAppRoom(target.room, call.io) : undefined, user: 'user' in target ? target.user : undefined };
+    deliver(call, t, event ?? call.route.dataEvent, dataEnvelope(payload));
+  }
+
+  // A reserved room throws at once, so a hook that does not await still fails (and joins nothing).
+  join(room: string): Promise<void> {
+    return Promise.resolve(this.call.socket.join(checkAppRoom(room, this.call.io)));
+  }
+
+  leave(room: string): Promise<void> {
+    return Promise.resolve(this.call.socket.leave(checkAppRoom(room, this.call.io)));
+  }
 }
 
 function runSafely(call: Call, fn: () => unknown): void {

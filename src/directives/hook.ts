@@ -1,6 +1,6 @@
 import type { Call } from '../core/route.js';
 import type { HookFunctionRef } from '../manifest/types.js';
-import { createHookContext, type SharedQuery } from './hook-context.js';
+import { HookCallContext, type SharedQuery } from './hook-context.js';
 import type { DirectiveContext } from './context.js';
 
 /** A hook module's export, loaded before compiling (compile/hook-loader.ts), or why it could not be. */
@@ -23,5 +23,5 @@ export function compileHook(spec: string | HookFunctionRef, loaded: LoadedHook |
   }
   const hook = fn as (ctx: unknown, call: Call) => unknown;
   // Built-in hooks also get the raw call (they manage the socket's session).
-  return (call) => hook(createHookContext(call, query), call);
+  return (call) => hook(new HookCallContext(call, query), call);
 }

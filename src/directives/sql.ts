@@ -2,6 +2,7 @@ import { toSqlValue, type QueryResult, type SqlStep, type SqlValue } from '../db
 import { rewriteNamedParams } from '../db/named-params.js';
 import type { ResultShape } from '../manifest/types.js';
 import { SockeyError } from '../core/errors.js';
+import { valueAt } from '../core/path.js';
 import { closest } from '../manifest/suggest.js';
 import type { Call } from '../core/route.js';
 import type { DirectiveContext } from './context.js';
@@ -28,7 +29,7 @@ export function compileSql(sql: string | string[], result: ResultShape | undefin
   const shape = shaper(result);
   const db = ctx.db;
   const noDb = () => {
-    throw new SockeyError('DB_ERROR', 'Database error.');
+    throw new SockeyError('DB_ERROR');
   };
   const located = statements.map((s) => ({ text: s.text, path: s.path }));
   if (!db) return { run: noDb, statements: located };
@@ -84,11 +85,7 @@ function extractor(name: string, ctx: DirectiveContext, path: (string | number)[
     const key = keys[0]!;
     return (call) => toSqlValue(call.params[key]);
   }
-  return (call) => {
-    let v: unknown = call.params;
-    for (const k of keys) v = v === null || v === undefined ? undefined : (v as Record<string, unknown>)[k];
-    return toSqlValue(v);
-  };
+  return (call) => toSqlValue(valueAt(call.params, keys));
 }
 
 /** `result:` as a function of the driver's result. Reads default to rows, writes to affected. */

@@ -1,4 +1,5 @@
 import Mustache from 'mustache';
+import { valueAt } from '../core/path.js';
 
 /** What templates render over: `{ params, auth, res, event }`. */
 export type TemplateView = Record<string, unknown>;
@@ -26,6 +27,11 @@ export function compileTemplate(text: string): CompiledTemplate {
   if (tokens.every((t) => t[0] === 'text')) {
     return { render: () => text, names, constant: true };
   }
+  // Text and plain {{name}}s (most room and event names): precompiled lookups joined, no mustache per message.
+  if (tokens.every((t) => t[0] === 'text' || ((t[0] === 'name' || t[0] === '&') && t[1] !== '.'))) {
+    const parts = tokens.map((t) => (t[0] === 'text' ? t[1] : compileLookup(t[1])));
+    return { render: (view) => join(parts, view), names, constant: false };
+  }
   return {
     render: (view) => writer.renderTokens(tokens as never, new Mustache.Context(view), undefined, text, config as never),
     names,
@@ -44,14 +50,31 @@ const EXACT = /^\{\{\{?\s*([A-Za-z_$][\w$]*(?:\.[\w$]+)*)\s*\}?\}\}$/;
 
 function compileLookup(dotted: string): (view: TemplateView) => unknown {
   const keys = dotted.split('.');
+  if (keys.length === 2) {
+    const [a, b] = keys as [string, string];
+    return (view) => {
+      const v = (view[a] as Record<string, unknown> | null | undefined)?.[b];
+      return v === undefined ? null : v;
+    };
+  }
   return (view) => {
-    let v: unknown = view;
-    for (const key of keys) {
-      if (v === null || v === undefined) return null;
-      v = (v as Record<string, unknown>)[key];
-    }
+    const v = valueAt(view, keys);
     return v === undefined ? null : v;
   };
+}
+
+/** What mustache renders for a {{name}} (no escaping here): nothing for null and undefined, else String(v). */
+function join(parts: ReadonlyArray<string | ((view: TemplateView) => unknown)>, view: TemplateView): string {
+  let out = '';
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i]!;
+    if (typeof p === 'string') out += p;
+    else {
+      const v = p(view);
+      if (v !== null && v !== undefined) out += String(v);
+    }
+  }
+  return out;
 }
 
 export interface CompiledValue {

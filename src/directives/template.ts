@@ -5,9 +5,16 @@ import { closest } from '../manifest/suggest.js';
 import { checkAppRoom, RESERVED_ROOM_PREFIX } from '../core/rooms.js';
 import { TEMPLATE_ROOTS, type DirectiveContext } from './context.js';
 
-/** The view templates render over. */
+/**
+ * The view templates render over: one object per message, made by the first
+ * template that renders (after the params are validated), `res` updated as
+ * the action's result is known. A timer's later ticks reuse its call's view.
+ */
 export function viewOf(call: Call, res?: unknown): TemplateView {
-  return { params: call.params, auth: call.auth, res, event: call.event };
+  const view = call.view;
+  if (view === undefined) return (call.view = { params: call.params, auth: call.auth, res, event: call.event });
+  view.res = res;
+  return view;
 }
 
 /** Checks the names a template reads: auth.* needs auth, params.* must be declared. */

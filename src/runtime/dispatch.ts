@@ -5,7 +5,6 @@ import type { Call, Route } from '../core/route.js';
 import type { Clock } from '../core/clock.js';
 import type { Identify } from '../pipeline/plugin.js';
 import { clientAddress } from './client-address.js';
-import { deliver, resolveTarget } from '../directives/deliver.js';
 import { dataEnvelope, errorEnvelope, toErrorEnvelope } from '../core/envelope.js';
 import { SockeyError } from '../core/errors.js';
 import { startRouteTimers } from './route-timers.js';
@@ -57,11 +56,13 @@ async function handle(target: DispatchTarget, socket: Socket, state: SocketState
     return;
   }
   let payload = args[0] === ack ? undefined : args[0];
-  const call: Call = { event, params: EMPTY, auth: null, socket, state, io: target.io, log: target.log, route };
+  const call: Call = { event, params: EMPTY, auth: null, socket, state, io: target.io, log: target.log, route, view: undefined };
   table.load.inflight++;
   try {
     if (route.auth !== 'none') {
-      const who = await target.identify(call, payload);
+      // Synchronous for a signed-in socket whose token is fresh: no await on the common path.
+      let who = target.identify(call, payload);
+      if (who instanceof Promise) who = await who;
       call.auth = who.user;
       payload = who.payload;
       if (route.auth === 'required' && !call.auth) throw new SockeyError('UNAUTHORIZED', 'Not signed in.');
@@ -74,8 +75,15 @@ async function handle(target: DispatchTarget, socket: Socket, state: SocketState
     for (const check of route.roomChecks) check(call);
     let res = route.action(call);
     if (res instanceof Promise) res = await res;
-    for (const room of route.join) await socket.join(room(call, res));
-    for (const room of route.leave) await socket.leave(room(call, res));
+    // The in-memory adapter joins synchronously; a cluster adapter may return a promise.
+    for (const room of route.join) {
+      const joined = socket.join(room(call, res));
+      if (joined instanceof Promise) await joined;
+    }
+    for (const room of route.leave) {
+      const left = socket.leave(room(call, res));
+      if (left instanceof Promise) await left;
+    }
     reply(call, route, res, ack);
     // A reload during the action may have removed or changed the route: its timers must not start.
     if (route.timers.length && target.table.routes.get(event) === route) startRouteTimers(call, route);
@@ -88,13 +96,12 @@ async function handle(target: DispatchTarget, socket: Socket, state: SocketState
 
 function reply(call: Call, route: Route, res: unknown, ack: Ack | undefined): void {
   const envelope = dataEnvelope(res);
-  const plan = route.emit;
-  if (plan.to === 'self') {
-    if (ack) ack(envelope);
-    else call.socket.emit(plan.event ? plan.event(call, res) : route.dataEvent, envelope);
+  // To self with an ack, the ack alone carries the reply (one packet, not two).
+  if (ack && route.emit.to === 'self') {
+    ack(envelope);
     return;
   }
-  deliver(call, resolveTarget(plan, call, res), plan.event ? plan.event(call, res) : route.dataEvent, envelope);
+  route.emit.send(call, res, envelope);
   if (ack) ack(envelope);
 }
 
