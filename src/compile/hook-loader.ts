@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { tsImport } from 'tsx/esm/api';
-import type { LoadedHook } from '../directives/hook.js';
+import type { LoadedHook } from '../directives/context.js';
 
 // tsx loads a .ts file as CommonJS when no "type": "module" is near it; such modules live in require.cache.
 const requireCache = createRequire(import.meta.url).cache;

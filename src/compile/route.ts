@@ -1,70 +1,59 @@
+import type { Route } from '../core/route.js';
 import type { DirectiveContext } from '../directives/context.js';
-import { compileAction } from '../directives/action.js';
-import { compileEmit } from '../directives/emit.js';
-import type { LoadedHook } from '../directives/hook.js';
-import { compileParams } from '../directives/params.js';
-import { compileRateLimit } from '../directives/rate-limit.js';
-import { compileRoomTemplate } from '../directives/template.js';
-import { compileTimers } from '../directives/timers.js';
-import { parseDuration } from '../core/duration.js';
-import type { RawRoute } from '../manifest/types.js';
+import type { RouteDraft } from '../directives/directive.js';
+import { DIRECTIVES } from '../directives/registry.js';
 import type { ManifestPath } from '../manifest/diagnostics.js';
-import type { SharedQuery } from '../directives/hook-context.js';
-import type { RateLimiter, Route } from '../core/route.js';
+import type { RawRoute } from '../manifest/types.js';
 
-export interface RouteInputs {
-  hooks: ReadonlyMap<string, LoadedHook>;
-  query: SharedQuery;
-  /** Decides whether the route changed on a reload: its entry, the settings it depends on, its hook sources. */
-  fingerprint: string;
-}
+/** What every route of one compile shares. */
+export type RouteBase = Omit<DirectiveContext, 'auth' | 'paramNames' | 'paramsClosed' | 'event'>;
 
-/** Directives in, one frozen Route out. Problems go to ctx.sink. */
-export function compileRoute(event: string, raw: RawRoute, base: Omit<DirectiveContext, 'auth' | 'paramNames' | 'paramsClosed' | 'event'>, inputs: RouteInputs): { route: Route; statements: Array<{ text: string; path: ManifestPath }> } {
-  const auth = raw.auth ?? 'none';
-  const ctx0: DirectiveContext = { ...base, event, auth, paramNames: null, paramsClosed: false };
-  const params = compileParams(raw.params, ctx0);
-  const ctx: DirectiveContext = { ...ctx0, paramNames: params.names, paramsClosed: params.closed };
-  const { action, kind, statements } = compileAction(raw, ctx, inputs.hooks, inputs.query);
-  const emit = compileEmit(raw.emit, ctx);
-  const rooms = (v: string | string[] | undefined, key: 'join' | 'leave') =>
-    v === undefined ? [] : (Array.isArray(v) ? v : [v]).map((t, i) => compileRoomTemplate(t, ctx, Array.isArray(v) ? [...ctx.at, key, i] : [...ctx.at, key]));
-  const join = rooms(raw.join, 'join');
-  const leave = rooms(raw.leave, 'leave');
-  const timers = compileTimers(raw.timers, ctx, inputs.hooks, inputs.query);
-  let rateLimit: RateLimiter | undefined;
-  const limit = raw.rateLimit ? { count: raw.rateLimit.count, perMs: parseDuration(raw.rateLimit.per) } : base.settings.server.rateLimit;
-  if (limit && limit.perMs === undefined) ctx.sink.error('DURATION', [...ctx.at, 'rateLimit', 'per'], `"${String(raw.rateLimit?.per)}" is not a duration`);
-  else if (limit && limit.perMs! > 0) rateLimit = compileRateLimit({ count: limit.count, perMs: limit.perMs! });
+/** Directives in, one frozen Route out. Problems go to the sink. */
+export function compileRoute(event: string, raw: RawRoute, base: RouteBase, fingerprint: string): { route: Route; statements: Array<{ text: string; path: ManifestPath }> } {
+  const ctx: DirectiveContext = { ...base, event, auth: 'none', paramNames: null, paramsClosed: false };
+  const draft: RouteDraft = {
+    auth: 'none',
+    validate: (payload) => payload as Record<string, unknown>,
+    params: [],
+    action: () => null,
+    kind: 'reply',
+    statements: [],
+    emit: undefined as never,
+    join: [],
+    leave: [],
+    roomChecks: [],
+    timers: [],
+  };
+  for (const directive of DIRECTIVES) directive.compile(raw, ctx, draft);
   const { data, error } = base.settings.socket;
   const route: Route = {
     event,
     description: raw.description,
     builtin: base.builtin,
-    auth,
+    auth: draft.auth,
     dataEvent: event + data,
     errorEvent: event + error,
-    validate: params.validate,
-    action,
-    emit,
-    join: join.map((r) => r.render),
-    leave: leave.map((r) => r.render),
-    roomChecks: [...join, ...leave].filter((r) => !r.readsRes).map((r) => r.render).concat(emit.room && !emit.roomReadsRes ? [emit.room] : []),
-    rateLimit,
-    timers,
+    validate: draft.validate,
+    action: draft.action,
+    emit: draft.emit,
+    join: draft.join,
+    leave: draft.leave,
+    roomChecks: draft.roomChecks,
+    rateLimit: draft.rateLimit,
+    timers: draft.timers,
     summary: {
       event,
       builtin: base.builtin,
-      auth,
-      action: kind,
-      emit: emit.describe,
-      params: params.summary,
+      auth: draft.auth,
+      action: draft.kind,
+      emit: draft.emit.describe,
+      params: draft.params,
       paramsSchema: raw.params ?? { type: 'object' },
-      timers: timers.map((t) => `${t.kind} ${t.ms}ms -> ${t.emit.describe}`),
-      rateLimit: rateLimit ? `${rateLimit.count}/${rateLimit.perMs}ms` : undefined,
+      timers: draft.timers.map((t) => `${t.kind} ${t.ms}ms -> ${t.emit.describe}`),
+      rateLimit: draft.rateLimit ? `${draft.rateLimit.count}/${draft.rateLimit.perMs}ms` : undefined,
       description: raw.description,
     },
-    fingerprint: inputs.fingerprint,
+    fingerprint,
   };
-  return { route: Object.freeze(route), statements };
+  return { route: Object.freeze(route), statements: draft.statements };
 }

@@ -1,30 +1,19 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
+import type { Route } from '../core/route.js';
 import type { LocatedStatement } from '../db/check.js';
 import type { Driver } from '../db/driver.js';
-import type { DirectiveContext } from '../directives/context.js';
-import { HookLoader } from './hook-loader.js';
-import type { LoadedHook } from '../directives/hook.js';
-import { formatPath, hasErrors, type Diagnostic, type ManifestPath } from '../manifest/diagnostics.js';
+import type { LoadedHook } from '../directives/context.js';
+import { createHookQuery } from '../directives/hook-context.js';
+import { hasErrors, type Diagnostic, type ManifestPath } from '../manifest/diagnostics.js';
 import { DiagnosticSink, loadManifest, type ManifestSource } from '../manifest/load.js';
 import { checkSchema } from '../manifest/schema.js';
 import { resolveSettings, type Settings } from '../manifest/settings.js';
-import type { RawManifest, RawRoute } from '../manifest/types.js';
-import { createHookQuery } from '../directives/hook-context.js';
-import { isSqlFile } from '../manifest/files.js';
-import { isUnder, repairRoute } from './refused.js';
+import type { RawManifest } from '../manifest/types.js';
+import { hookSpecs, routeEntries, usesHook, type BuiltinRoutes, type RouteEntry } from './entries.js';
+import { Fingerprints } from './fingerprint.js';
+import { HookLoader } from './hook-loader.js';
+import { isUnder } from './refused.js';
 import { compileRoute } from './route.js';
-import type { Route } from '../core/route.js';
-
-/** socket.io reserves these names; a route cannot use them. */
-export const RESERVED_EVENTS = new Set(['connect', 'connect_error', 'disconnect', 'disconnecting', 'newListener', 'removeListener']);
-
-/** Routes that ship with sockey (the auth route), compiled like user routes. */
-export interface BuiltinRoutes {
-  /** Manifest path the built-ins' problems point at (e.g. ['auth']). */
-  at: ManifestPath;
-  routes: Record<string, RawRoute>;
-}
+export { RESERVED_EVENTS, type BuiltinRoutes } from './entries.js';
 
 /** The built-ins of one plugin (none when it is off), or of several, for a manifest's settings. */
 export type BuiltinProvider = (settings: Settings, driver: Driver | undefined) => BuiltinRoutes | BuiltinRoutes[] | undefined;
@@ -82,145 +71,83 @@ export function readSettings(source: ManifestSource, options: CompileOptions = {
   return { settings, diagnostics: sink.list };
 }
 
+/**
+ * A manifest source compiled into a table, in steps: check the schema (a
+ * refused value in a route is repaired, not fatal), resolve the settings,
+ * list the routes, decide which the previous table can hand over unchanged
+ * (by fingerprint), import the hook modules of the others, compile them.
+ */
 export async function compileSource(source: ManifestSource, options: CompileOptions = {}): Promise<CompileResult> {
   const sink = new DiagnosticSink(source);
-  // A schema problem inside a route refuses that value only: the rest of the route is still checked (every problem at once).
   const refusedIn = new Map<string, ManifestPath[]>();
   if (!options.settings && !checkSchema(source.data, sink)) {
     for (const d of sink.list) {
+      // Routes compile against the settings: a problem outside routes stops here.
       if (d.path[0] !== 'routes' || d.path.length < 2) return { diagnostics: sink.list, source };
       const event = String(d.path[1]);
       refusedIn.set(event, [...(refusedIn.get(event) ?? []), d.path]);
     }
   }
-  const refusedPaths: ManifestPath[] = [];
-  const manifest = source.data as RawManifest;
-  const settings = options.settings ?? resolveSettings(manifest, source.dir, options.env ?? process.env, sink, options.strictEnv ?? true);
+  const settings = options.settings ?? resolveSettings(source.data as RawManifest, source.dir, options.env ?? process.env, sink, options.strictEnv ?? true);
   const files = new Set<string>([source.absPath, ...settings.database.schema]);
-
-  const userRoutes = manifest.routes ?? {};
   const provided = options.builtins?.(settings, options.driver);
   const builtins = provided === undefined ? [] : Array.isArray(provided) ? provided : [provided];
-  const entries: Array<{ event: string; raw: RawRoute; at: ManifestPath; builtin: boolean }> = [];
-  for (const b of builtins) for (const [event, raw] of Object.entries(b.routes)) entries.push({ event, raw, at: b.at, builtin: true });
-  for (const [event, written] of Object.entries(userRoutes)) {
-    const at = ['routes', event];
-    let raw = written;
-    const refused = refusedIn.get(event);
-    if (refused) {
-      const repaired = repairRoute(written, at, refused);
-      if (!repaired) continue;
-      raw = repaired.raw;
-      refusedPaths.push(...repaired.refused);
-    }
-    if (RESERVED_EVENTS.has(event)) sink.error('RESERVED_EVENT', at, `"${event}" is reserved by socket.io; choose another event name`, { at: 'key' });
-    else if (builtins.some((b) => b.routes[event])) sink.error('RESERVED_EVENT', at, `"${event}" is the built-in auth event; rename auth.event or this route`, { at: 'key' });
-    entries.push({ event, raw: readSqlFiles(raw, source, at, sink, files), at, builtin: false });
-  }
+  const refusedPaths: ManifestPath[] = [];
+  const entries = routeEntries(source, builtins, refusedIn, sink, files, refusedPaths);
 
-  // Fingerprint every route first: an unchanged one is taken over from the previous table, and hook
-  // modules are imported only for routes that are compiled (an import is a fresh tsx namespace).
   const loader = new HookLoader(source.dir);
-  const specFiles = hookSpecs(entries.map((e) => e.raw)).map((spec) => loader.resolve(spec).file);
-  const knownHookFiles = new Set([...(options.previous?.hookFiles ?? []), ...specFiles]);
-  // What routes depend on besides their own entry: a change here changes them too.
-  const shared = JSON.stringify([settings.socket, settings.server.rateLimit]);
-  const dbShared = JSON.stringify([settings.database, settings.auth]);
-  const fingerprintOf = (raw: RawRoute, builtin: boolean, hookSources: string) =>
-    JSON.stringify(raw, (_k, v) => (typeof v === 'function' ? `fn:${v.name}` : v)) + shared + (usesDatabase(raw) || builtin ? dbShared : '') + (usesHook(raw) ? hookSources : '');
-  const knownSources = sourcesOf(knownHookFiles);
-  const seen = new Set<string>();
-  let plans = entries.filter((e) => !seen.has(e.event) && Boolean(seen.add(e.event))).map((e) => ({ ...e, fingerprint: fingerprintOf(e.raw, e.builtin, knownSources) }));
-  // Routes sharing a hook module are compiled together, so they keep sharing one module instance.
-  const unchanged = (p: (typeof plans)[number]) => options.previous?.routes.get(p.event)?.fingerprint === p.fingerprint;
-  const reloadedModules = new Set(plans.filter((p) => !unchanged(p)).flatMap((p) => hookSpecs([p.raw]).map((spec) => loader.resolve(spec).file)));
-  const reusable = (p: (typeof plans)[number]) => unchanged(p) && !hookSpecs([p.raw]).some((spec) => reloadedModules.has(loader.resolve(spec).file));
-  const stale = plans.filter((p) => !reusable(p));
-  const hooks = await loadHooks(stale.map((p) => p.raw), loader);
-  // A compiled hook may import files no fingerprint has seen yet: count them in.
-  if ([...loader.files].some((f) => !knownHookFiles.has(f))) {
-    const allSources = sourcesOf(new Set([...knownHookFiles, ...loader.files]));
-    plans = plans.map((p) => (reusable(p) ? p : { ...p, fingerprint: fingerprintOf(p.raw, p.builtin, allSources) }));
-  }
-  const reusedHookRoute = plans.some((p) => usesHook(p.raw) && reusable(p));
-  const hookFiles = reusedHookRoute ? new Set([...knownHookFiles, ...loader.files]) : loader.files;
-  for (const f of hookFiles) files.add(f);
+  const plan = await planRoutes(entries, loader, new Fingerprints(settings), options.previous);
+  for (const f of plan.hookFiles) files.add(f);
 
-  const query = createHookQuery(options.driver);
-  const base: Omit<DirectiveContext, 'auth' | 'paramNames' | 'paramsClosed' | 'event' | 'at' | 'builtin'> = { sink, settings, dialect: settings.database.driver, db: options.driver };
+  const base = { sink, settings, dialect: settings.database.driver, db: options.driver, hooks: plan.hooks, query: createHookQuery(options.driver) };
   const routes = new Map<string, Route>();
   const statements: LocatedStatement[] = [];
-  for (const plan of plans) {
-    const { event, raw, at, builtin, fingerprint } = plan;
-    const old = options.previous?.routes.get(event);
-    if (old && reusable(plan)) {
-      routes.set(event, old);
-      for (const st of options.previous!.statements) if (st.event === event) statements.push(st);
+  for (const { entry, fingerprint, reuse } of plan.routes) {
+    if (reuse) {
+      routes.set(entry.event, reuse);
+      for (const st of options.previous!.statements) if (st.event === entry.event) statements.push(st);
       continue;
     }
-    const { route, statements: texts } = compileRoute(event, raw, { ...base, at, builtin }, { hooks, query, fingerprint });
-    routes.set(event, route);
-    for (const st of texts) statements.push({ event, ...st });
+    const { route, statements: texts } = compileRoute(entry.event, entry.raw, { ...base, at: entry.at, builtin: entry.builtin }, fingerprint);
+    routes.set(entry.event, route);
+    for (const st of texts) statements.push({ event: entry.event, ...st });
   }
   // What a stand-in for a refused value reported, the schema already said.
   const diagnostics = refusedPaths.length ? sink.list.filter((d) => d.code === 'SCHEMA' || !isUnder(d.path, refusedPaths)) : sink.list;
   if (hasErrors(diagnostics)) return { diagnostics, settings, source, statements };
   const load = options.previous?.load ?? { inflight: 0 };
-  return { table: Object.freeze({ routes, settings, files: [...files], hookFiles: [...hookFiles], statements, load }), settings, diagnostics, source, statements };
+  return { table: Object.freeze({ routes, settings, files: [...files], hookFiles: [...plan.hookFiles], statements, load }), settings, diagnostics, source, statements };
 }
 
-/** A `sql:` that is a path ending in .sql is read from that file (relative to the manifest). */
-function readSqlFiles(raw: RawRoute, source: ManifestSource, at: ManifestPath, sink: DiagnosticSink, files: Set<string>): RawRoute {
-  const read = (sql: string | string[] | undefined, p: ManifestPath): string | string[] | undefined => {
-    if (sql === undefined) return undefined;
-    if (Array.isArray(sql)) return sql.map((s, i) => read(s, [...p, i]) as string);
-    if (!isSqlFile(sql)) return sql;
-    const file = path.resolve(source.dir, sql);
-    files.add(file);
-    try {
-      const text = readFileSync(file, 'utf8');
-      // Problems in the statement point at the SQL file's own line:col.
-      source.included.set(formatPath(p), { file: path.join(path.dirname(source.file), sql), text });
-      return text.trim().replace(/;\s*$/, '');
-    } catch {
-      sink.error('FILE_NOT_FOUND', p, `SQL file ${sql} cannot be read`);
-      return 'SELECT NULL';
-    }
-  };
-  const withTimers = raw.timers?.map((t, i) => ({ ...t, sql: read(t.sql, [...at, 'timers', i, 'sql']) }));
-  return { ...raw, sql: read(raw.sql, [...at, 'sql']), ...(withTimers ? { timers: withTimers } : {}) };
+interface RoutePlan {
+  routes: Array<{ entry: RouteEntry; fingerprint: string; reuse?: Route }>;
+  hooks: Map<string, LoadedHook>;
+  /** The hook modules and what they import: watched, and part of hook routes' fingerprints. */
+  hookFiles: Set<string>;
 }
 
-/** The hook specs (`path#export`) of routes and their timers. */
-function hookSpecs(raws: RawRoute[]): string[] {
-  const specs = new Set<string>();
-  for (const raw of raws) for (const a of [raw, ...(raw.timers ?? [])]) if (typeof a.hook === 'string') specs.add(a.hook);
-  return [...specs];
-}
-
-async function loadHooks(raws: RawRoute[], loader: HookLoader): Promise<Map<string, LoadedHook>> {
+/**
+ * Which routes the previous table hands over and which are compiled. Hook
+ * modules are imported only for the latter (an import is a fresh tsx
+ * namespace); routes sharing a module are compiled together, so they keep
+ * sharing one instance. A compiled route's fingerprint is taken again once
+ * its modules are imported, since they may import files no one had seen.
+ */
+async function planRoutes(entries: RouteEntry[], loader: HookLoader, fingerprints: Fingerprints, previous: RouteTable | undefined): Promise<RoutePlan> {
+  const fileOf = (spec: string) => loader.resolve(spec).file;
+  const known = new Set([...(previous?.hookFiles ?? []), ...hookSpecs(entries.map((e) => e.raw)).map(fileOf)]);
+  const before = fingerprints.hookDigest(known);
+  const first = entries.map((entry) => ({ entry, fingerprint: fingerprints.of(entry, before) }));
+  const changed = first.filter((p) => previous?.routes.get(p.entry.event)?.fingerprint !== p.fingerprint);
+  const reloadedModules = new Set(changed.flatMap((p) => hookSpecs([p.entry.raw]).map(fileOf)));
+  const reusable = (p: (typeof first)[number]) => !changed.includes(p) && !hookSpecs([p.entry.raw]).some((spec) => reloadedModules.has(fileOf(spec)));
   const hooks = new Map<string, LoadedHook>();
-  await Promise.all(hookSpecs(raws).map(async (spec) => hooks.set(spec, await loader.load(spec))));
-  return hooks;
+  const stale = first.filter((p) => !reusable(p));
+  await Promise.all(hookSpecs(stale.map((p) => p.entry.raw)).map(async (spec) => hooks.set(spec, await loader.load(spec))));
+  const discovered = [...loader.files].some((f) => !known.has(f));
+  const after = discovered ? fingerprints.hookDigest(new Set([...known, ...loader.files])) : before;
+  const routes: RoutePlan['routes'] = first.map((p) => (reusable(p) ? { ...p, reuse: previous!.routes.get(p.entry.event)! } : { entry: p.entry, fingerprint: discovered ? fingerprints.of(p.entry, after) : p.fingerprint }));
+  const reusedHookRoute = routes.some((p) => p.reuse && usesHook(p.entry.raw));
+  return { routes, hooks, hookFiles: reusedHookRoute ? new Set([...known, ...loader.files]) : loader.files };
 }
 
-function usesDatabase(raw: RawRoute): boolean {
-  return [raw, ...(raw.timers ?? [])].some((a) => a.sql !== undefined || a.hook !== undefined);
-}
-
-/** A hook route changes when any module the hooks loaded changes (their imports included). */
-function usesHook(raw: RawRoute): boolean {
-  return [raw, ...(raw.timers ?? [])].some((a) => typeof a.hook === 'string');
-}
-
-function sourcesOf(files: Iterable<string>): string {
-  return [...files].sort().map(readText).join('\0');
-}
-
-function readText(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return '';
-  }
-}

@@ -1,10 +1,9 @@
 import type { Action } from '../core/route.js';
 import type { ManifestPath } from '../manifest/diagnostics.js';
 import type { RawAction } from '../manifest/types.js';
-import type { SharedQuery } from './hook-context.js';
 import type { DirectiveContext } from './context.js';
+import type { Directive } from './directive.js';
 import { compileHook } from './hook.js';
-import type { LoadedHook } from './hook.js';
 import { compileSql } from './sql.js';
 import { compileReply } from './template.js';
 
@@ -18,7 +17,7 @@ export interface CompiledAction {
  * A route's (or a timer's) action: `sql` or `hook`, optionally shaped by a
  * `reply` template over its result, or a `reply` alone.
  */
-export function compileAction(raw: RawAction, ctx: DirectiveContext, hooks: ReadonlyMap<string, LoadedHook>, query: SharedQuery): CompiledAction {
+export function compileAction(raw: RawAction, ctx: DirectiveContext): CompiledAction {
   const has = { sql: raw.sql !== undefined, hook: raw.hook !== undefined, reply: raw.reply !== undefined };
   if (has.sql && has.hook) {
     ctx.sink.error('ACTION', [...ctx.at, 'hook'], 'a route has one action: sql or hook, not both', { at: 'key' });
@@ -37,7 +36,7 @@ export function compileAction(raw: RawAction, ctx: DirectiveContext, hooks: Read
     kind = Array.isArray(raw.sql) ? `sql (${raw.sql.length} statements, one transaction)` : 'sql';
   } else if (has.hook) {
     const spec = raw.hook!;
-    base = compileHook(spec, typeof spec === 'string' ? hooks.get(spec) : undefined, query, ctx);
+    base = compileHook(spec, typeof spec === 'string' ? ctx.hooks.get(spec) : undefined, ctx.query, ctx);
     kind = typeof spec === 'string' ? `hook ${spec}` : `hook (built-in ${spec.builtin})`;
   }
   if (!has.reply) return { action: base ?? (() => null), kind, statements };
@@ -54,3 +53,14 @@ export function compileAction(raw: RawAction, ctx: DirectiveContext, hooks: Read
     statements,
   };
 }
+
+/** `sql` | `hook` | `reply` (+ `result`): the route's action. */
+export const actionDirective: Directive = {
+  keys: ['sql', 'hook', 'reply', 'result'],
+  compile(raw, ctx, draft) {
+    const { action, kind, statements } = compileAction(raw, ctx);
+    draft.action = action;
+    draft.kind = kind;
+    draft.statements = statements;
+  },
+};

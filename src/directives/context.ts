@@ -4,6 +4,13 @@ import type { ManifestPath } from '../manifest/diagnostics.js';
 import type { DiagnosticSink } from '../manifest/load.js';
 import type { Settings } from '../manifest/settings.js';
 import type { AuthMode } from '../core/route.js';
+import type { SharedQuery } from './hook-context.js';
+
+/** A hook module's export, loaded before compiling (compile/hook-loader.ts), or why it could not be. */
+export interface LoadedHook {
+  fn?: (ctx: never) => unknown;
+  error?: string;
+}
 
 /** What a directive needs to check and compile its piece of one route. */
 export interface DirectiveContext {
@@ -21,6 +28,9 @@ export interface DirectiveContext {
   /** True when the params schema refuses undeclared names (additionalProperties: false): templates may read only declared ones. */
   paramsClosed: boolean;
   builtin: boolean;
+  /** Hook modules loaded for this compile (by spec), and the query function behind `ctx.db`. */
+  hooks: ReadonlyMap<string, LoadedHook>;
+  query: SharedQuery;
 }
 
 export const TEMPLATE_ROOTS = ['params', 'auth', 'res', 'event'] as const;

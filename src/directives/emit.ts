@@ -2,6 +2,7 @@ import type { Call, EmitPlan, Template } from '../core/route.js';
 import { userRoom } from '../core/rooms.js';
 import type { EmitTargetName, RawEmit } from '../manifest/types.js';
 import type { DirectiveContext } from './context.js';
+import type { Directive } from './directive.js';
 import { compileRoomTemplate, compileStringTemplate } from './template.js';
 
 type Send = EmitPlan['send'];
@@ -68,3 +69,12 @@ function sender(to: EmitPlan['to'], exceptSelf: boolean, room: Template | undefi
       };
   }
 }
+
+/** `emit:` who receives the route's `_data`. */
+export const emitDirective: Directive = {
+  keys: ['emit'],
+  compile(raw, ctx, draft) {
+    draft.emit = compileEmit(raw.emit, ctx);
+    if (draft.emit.room && !draft.emit.roomReadsRes) draft.roomChecks.push(draft.emit.room);
+  },
+};

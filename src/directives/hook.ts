@@ -1,13 +1,7 @@
 import type { Call } from '../core/route.js';
 import type { HookFunctionRef } from '../manifest/types.js';
 import { HookCallContext, type SharedQuery } from './hook-context.js';
-import type { DirectiveContext } from './context.js';
-
-/** A hook module's export, loaded before compiling (compile/hook-loader.ts), or why it could not be. */
-export interface LoadedHook {
-  fn?: (ctx: never) => unknown;
-  error?: string;
-}
+import type { DirectiveContext, LoadedHook } from './context.js';
 
 /**
  * `hook:` compiles to a call of the loaded export with a typed context. The

@@ -2,6 +2,7 @@ import type { ErrorObject } from 'ajv';
 import { SockeyError } from '../core/errors.js';
 import { compileValidator } from './validators.js';
 import type { DirectiveContext } from './context.js';
+import type { Directive } from './directive.js';
 
 export interface ParamsDirective {
   validate(payload: unknown): Record<string, unknown>;
@@ -114,3 +115,15 @@ function looksLikeSchema(value: unknown): boolean {
   const keys = Object.keys(value);
   return keys.length === 0 || keys.some((k) => SCHEMA_KEYWORDS.has(k) || k === 'description' || k === 'title' || k === '$comment' || k === 'examples');
 }
+
+/** `params:` the payload's JSON Schema; tells the directives after it which names are declared. */
+export const paramsDirective: Directive = {
+  keys: ['params'],
+  compile(raw, ctx, draft) {
+    const params = compileParams(raw.params, ctx);
+    ctx.paramNames = params.names;
+    ctx.paramsClosed = params.closed;
+    draft.validate = params.validate;
+    draft.params = params.summary;
+  },
+};

@@ -1,4 +1,6 @@
 import type { RateLimiter } from '../core/route.js';
+import { parseRateLimit } from '../manifest/settings.js';
+import type { Directive } from './directive.js';
 
 /**
  * Fixed-window counting per socket and, when signed in, per user: both
@@ -33,3 +35,12 @@ export function compileRateLimit(spec: { count: number; perMs: number }): RateLi
 function sweep(map: Map<string | number, { start: number }>, now: number, perMs: number): void {
   for (const [k, w] of map) if (now - w.start >= perMs) map.delete(k);
 }
+
+/** `rateLimit:` the route's own limit, else `server.rateLimit`. */
+export const rateLimitDirective: Directive = {
+  keys: ['rateLimit'],
+  compile(raw, ctx, draft) {
+    const limit = raw.rateLimit ? parseRateLimit(raw.rateLimit, [...ctx.at, 'rateLimit'], ctx.sink) : ctx.settings.server.rateLimit;
+    if (limit) draft.rateLimit = compileRateLimit(limit);
+  },
+};

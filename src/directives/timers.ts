@@ -1,16 +1,15 @@
 import { parseDuration } from '../core/duration.js';
 import type { TimerPlan } from '../core/route.js';
 import type { RawTimer } from '../manifest/types.js';
-import type { SharedQuery } from './hook-context.js';
 import { compileAction } from './action.js';
 import type { DirectiveContext } from './context.js';
+import type { Directive } from './directive.js';
 import { compileEmit } from './emit.js';
-import type { LoadedHook } from './hook.js';
 
 const MIN_INTERVAL_MS = 10;
 
 /** `timers:` compile to plans; the runtime starts them per socket when the route succeeds. */
-export function compileTimers(raw: RawTimer[] | undefined, ctx: DirectiveContext, hooks: ReadonlyMap<string, LoadedHook>, query: SharedQuery): TimerPlan[] {
+export function compileTimers(raw: RawTimer[] | undefined, ctx: DirectiveContext): TimerPlan[] {
   if (!raw) return [];
   return raw.map((timer, i) => {
     const at = [...ctx.at, 'timers', i];
@@ -28,7 +27,15 @@ export function compileTimers(raw: RawTimer[] | undefined, ctx: DirectiveContext
       ctx.sink.error('DURATION', [...at, kind], `every must be at least ${MIN_INTERVAL_MS}ms`);
       ms = MIN_INTERVAL_MS;
     }
-    const { action } = compileAction(timer, tctx, hooks, query);
+    const { action } = compileAction(timer, tctx);
     return Object.freeze({ kind, ms, action, emit: compileEmit(timer.emit, tctx, [...at, 'emit']) });
   });
 }
+
+/** `timers:` the socket's own after/every actions, started when the route succeeds. */
+export const timersDirective: Directive = {
+  keys: ['timers'],
+  compile(raw, ctx, draft) {
+    draft.timers = compileTimers(raw.timers, ctx);
+  },
+};

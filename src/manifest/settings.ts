@@ -2,7 +2,8 @@ import path from 'node:path';
 import { parseDuration, parseSize } from '../core/duration.js';
 import { compileTrustProxy, TrustProxyError, type TrustProxy } from './trust-proxy.js';
 import type { DiagnosticSink } from './load.js';
-import type { RawManifest } from './types.js';
+import type { ManifestPath } from './diagnostics.js';
+import type { RawManifest, RawRateLimit } from './types.js';
 
 /** The server, database, socket and auth sections with defaults applied and {{env.X}} filled. */
 export interface Settings {
@@ -44,6 +45,17 @@ export interface DatabaseSettings {
 }
 
 export const DEFAULT_PORT = 8081;
+
+/** `{ count, per }` (server.rateLimit, a route's rateLimit, auth.loginRateLimit) with `per` in ms; a problem when `per` is not a positive duration. */
+export function parseRateLimit(r: RawRateLimit | undefined, at: ManifestPath, sink: DiagnosticSink): { count: number; perMs: number } | undefined {
+  if (!r) return undefined;
+  const perMs = parseDuration(r.per);
+  if (perMs === undefined || perMs <= 0) {
+    sink.error('DURATION', [...at, 'per'], `"${String(r.per)}" is not a positive duration (use 200ms, 5s, 1m, 2h)`);
+    return undefined;
+  }
+  return { count: r.count, perMs };
+}
 const ENV_REF = /\{\{\s*env\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
 
 /**
@@ -87,15 +99,7 @@ export function resolveSettings(m: RawManifest, dir: string, env: NodeJS.Process
     if (filled !== '' && (!Number.isInteger(n) || n < 0 || n > 65535)) sink.error('SCHEMA', ['server', 'port'], `port must be an integer from 0 to 65535, got "${filled}"`);
     else if (filled !== '') port = n;
   }
-  const rate = (r: { count: number; per: number | string } | undefined, at: string[]) => {
-    if (!r) return undefined;
-    const perMs = parseDuration(r.per);
-    if (perMs === undefined || perMs <= 0) {
-      sink.error('DURATION', [...at, 'per'], `"${r.per}" is not a positive duration (use 200ms, 5s, 1m, 2h)`);
-      return undefined;
-    }
-    return { count: r.count, perMs };
-  };
+  const rate = (r: RawRateLimit | undefined, at: string[]) => parseRateLimit(r, at, sink);
   const maxPayload = s.maxPayload === undefined ? 1024 * 1024 : parseSize(s.maxPayload);
   if (maxPayload === undefined) sink.error('DURATION', ['server', 'maxPayload'], `"${s.maxPayload}" is not a size (use 512kb, 1mb)`);
   const file = d.file === undefined ? './data/sockey.db' : fillEnv(d.file, env, sink, ['database', 'file'], strictEnv);
