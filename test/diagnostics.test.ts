@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cli } from '../src/cli/index.js';
 import { call, startServer, tempApp, type TestServer } from './support/util.js';
@@ -86,6 +88,25 @@ routes:
       'sockey.yaml:8:43 routes.fine.sql: :id is not a declared param (the route declares no params)',
       'sockey.yaml: 3 problems',
     ]);
+  });
+
+  it('--db on an existing SQLite file reads it and writes nothing (schema files applied to an in-memory copy)', async () => {
+    const a = app({
+      'sockey.yaml': 'version: 1\ndatabase: { file: ./app.db, schema: [./schema.sql] }\nroutes:\n  old:\n    sql: SELECT id FROM people\n  new:\n    sql: SELECT id FROM pets\n',
+      'schema.sql': 'CREATE TABLE IF NOT EXISTS pets (id INTEGER PRIMARY KEY);\n',
+    });
+    const { default: Database } = await import('better-sqlite3');
+    const file = path.join(a.dir, 'app.db');
+    const seed = new Database(file);
+    seed.exec("CREATE TABLE people (id INTEGER PRIMARY KEY); INSERT INTO people VALUES (1);");
+    seed.close();
+    const before = readFileSync(file);
+    const listing = readdirSync(a.dir).sort();
+    const r = await run(['validate', '--db'], a.dir);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(readFileSync(file).equals(before)).toBe(true);
+    expect(readdirSync(a.dir).sort()).toEqual(listing);
   });
 
   it('a duplicate key does not hide the rest of the file', async () => {

@@ -10,7 +10,6 @@ import { builtinRoutes, builtinSchemaFiles } from '../pipeline/plugin.js';
 import { defaultPlugins } from './plugins.js';
 import { parseVerbArgs } from './args.js';
 import { EXIT, type CliIo } from './io.js';
-import { existsSync } from 'node:fs';
 
 export const validateHelp = `Usage: sockey validate [sockey.yaml] [--db]
 
@@ -54,26 +53,21 @@ export async function validateCommand(argv: string[], io: CliIo): Promise<number
   return EXIT.OK;
 }
 
-/** Prepares every statement on a database opened for it. SQLite: schema files applied in a transaction that is rolled back. */
+/** Prepares every statement on a database opened for it. SQLite: on an in-memory copy of the file (read-only), with the schema files applied there. */
 async function checkAgainstDatabase(result: Awaited<ReturnType<typeof compileManifestFile>>, sink: DiagnosticSink, plugins: ReturnType<typeof defaultPlugins>): Promise<void> {
   const settings = result.settings!;
   let db: Driver;
   try {
-    db = settings.database.driver === 'sqlite' ? new SqliteDriver(existsSync(settings.database.file) || settings.database.file === ':memory:' ? settings.database.file : ':memory:') : openDatabase(settings.database);
+    db = settings.database.driver === 'sqlite' ? SqliteDriver.copyOf(settings.database.file) : openDatabase(settings.database);
   } catch (e) {
     sink.error('DB', ['database'], `cannot open the database: ${(e as Error).message}`, { at: 'key' });
     return;
   }
   const schemaFiles = [...builtinSchemaFiles(plugins, db.dialect, settings), ...settings.database.schema];
   try {
-    if (db instanceof SqliteDriver) {
-      await db.dryRun(async () => {
-        await migrate(db, schemaFiles);
-        await checkStatements(db, { statements: result.statements!, routes: result.table?.routes }, sink);
-      });
-    } else {
-      await checkStatements(db, { statements: result.statements!, routes: result.table?.routes }, sink);
-    }
+    // MySQL cannot roll back DDL: its tables must exist (sockey db migrate).
+    if (db instanceof SqliteDriver) await migrate(db, schemaFiles);
+    await checkStatements(db, { statements: result.statements!, routes: result.table?.routes }, sink);
   } catch (e) {
     sink.error('DB', ['database'], `database check failed: ${(e as Error).message}`, { at: 'key' });
   } finally {

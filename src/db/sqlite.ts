@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { dbError, type Driver, type QueryResult, type SqlStep, type SqlValue } from './driver.js';
@@ -12,12 +12,28 @@ export class SqliteDriver implements Driver {
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Statement>();
 
-  constructor(file: string, options: { readonly?: boolean } = {}) {
-    if (file !== ':memory:' && !options.readonly) mkdirSync(path.dirname(file), { recursive: true });
+  constructor(file: string | Buffer, options: { readonly?: boolean } = {}) {
+    const onDisk = typeof file === 'string' && file !== ':memory:';
+    if (onDisk && !options.readonly) mkdirSync(path.dirname(file), { recursive: true });
     this.db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
-    if (file !== ':memory:' && !options.readonly) this.db.pragma('journal_mode = WAL');
+    if (onDisk && !options.readonly) this.db.pragma('journal_mode = WAL');
     this.db.pragma('foreign_keys = ON');
-    this.description = `sqlite ${file}`;
+    this.description = typeof file === 'string' ? `sqlite ${file}` : 'sqlite (in-memory copy)';
+  }
+
+  /**
+   * An in-memory copy of a database file, read through a read-only handle
+   * (`validate --db` applies schema files and prepares statements there, so
+   * the file is never written), or an empty one when there is no file.
+   */
+  static copyOf(file: string): SqliteDriver {
+    if (file === ':memory:' || !existsSync(file)) return new SqliteDriver(':memory:');
+    const source = new Database(file, { readonly: true, fileMustExist: true });
+    try {
+      return new SqliteDriver(source.serialize());
+    } finally {
+      source.close();
+    }
   }
 
   private statement(text: string): Statement {
@@ -65,16 +81,6 @@ export class SqliteDriver implements Driver {
 
   async check(text: string): Promise<void> {
     this.db.prepare(text);
-  }
-
-  /** Runs `fn` inside a transaction that is always rolled back (validate --db applies schema files this way). */
-  async dryRun(fn: () => Promise<void>): Promise<void> {
-    this.db.exec('BEGIN');
-    try {
-      await fn();
-    } finally {
-      this.db.exec('ROLLBACK');
-    }
   }
 
   async close(): Promise<void> {
