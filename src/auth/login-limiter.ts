@@ -1,6 +1,7 @@
 import { addressGroup } from '../runtime/client-address.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { SockeyError } from '../core/errors.js';
+import { FixedWindows, type Window } from '../core/windows.js';
 
 
 /** One address (an IPv6 /64) may fail this many times `count`, across names: a NAT or an office shares it. */
@@ -12,10 +13,6 @@ export const NAME_DELAY_MAX_MS = 2000;
 /** Windows kept at most (about 100 bytes each); past it the oldest are forgotten first. */
 export const MAX_WINDOWS = 100_000;
 
-interface Window {
-  start: number;
-  count: number;
-}
 
 /** A login in progress: counted as a failure unless it is settled otherwise. */
 export interface LoginAttempt {
@@ -37,14 +34,15 @@ export interface LoginAttempt {
  * cannot all pass the check before the first one fails.
  */
 export class LoginLimiter {
-  private readonly windows = new Map<string, Window>();
-  private sweepAt = 10_000;
+  private readonly windows: FixedWindows<string>;
 
   constructor(
     readonly count: number,
     readonly perMs: number,
     private readonly clock: Clock = systemClock,
-  ) {}
+  ) {
+    this.windows = new FixedWindows(perMs, MAX_WINDOWS);
+  }
 
   /** How many windows are kept (memory is bounded by MAX_WINDOWS). */
   get size(): number {
@@ -63,7 +61,7 @@ export class LoginLimiter {
     const delay = this.delayFor(this.failures(whole, now));
     const taken = [pair, addr, whole].map((key) => [key, this.add(key, now)] as const);
     const refund = () => {
-      for (const [key, w] of taken) if (this.windows.get(key) === w && w.count > 0) w.count--;
+      for (const [key, w] of taken) if (this.windows.holds(key, w) && w.count > 0) w.count--;
     };
     if (delay > 0) await this.clock.wait(delay);
     return {
@@ -81,44 +79,20 @@ export class LoginLimiter {
     return Math.min(NAME_DELAY_MAX_MS, NAME_DELAY_BASE_MS * 2 ** Math.min(failures - this.count, 16));
   }
 
-  private live(key: string, now: number): Window | undefined {
-    const w = this.windows.get(key);
-    return w && now - w.start < this.perMs ? w : undefined;
-  }
-
   private failures(key: string, now: number): number {
-    return this.live(key, now)?.count ?? 0;
+    return this.windows.live(key, now)?.count ?? 0;
   }
 
   private refuseOver(key: string, limit: number, now: number): void {
-    const w = this.live(key, now);
+    const w = this.windows.live(key, now);
     if (w && w.count >= limit) {
       throw new SockeyError('RATE_LIMITED', 'Too many failed logins, try again later.', { retryAfterMs: w.start + this.perMs - now });
     }
   }
 
   private add(key: string, now: number): Window {
-    const w = this.live(key, now);
-    if (w) {
-      w.count++;
-      return w;
-    }
-    if (this.windows.size >= this.sweepAt) this.sweep(now);
-    const fresh = { start: now, count: 1 };
-    // Deleted first so that the map's order stays the order windows started in.
-    this.windows.delete(key);
-    this.windows.set(key, fresh);
-    return fresh;
-  }
-
-  private sweep(now: number): void {
-    for (const [key, w] of this.windows) if (now - w.start >= this.perMs) this.windows.delete(key);
-    // Still too many (failures from very many addresses): forget the oldest, down to 90 %.
-    const keep = Math.floor(MAX_WINDOWS * 0.9);
-    for (const key of this.windows.keys()) {
-      if (this.windows.size <= keep) break;
-      this.windows.delete(key);
-    }
-    this.sweepAt = Math.min(MAX_WINDOWS, Math.max(10_000, this.windows.size * 2));
+    const w = this.windows.open(key, now);
+    w.count++;
+    return w;
   }
 }
