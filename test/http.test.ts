@@ -212,7 +212,7 @@ describe('static files are only what the folder means to publish', () => {
 
   it("the playground's own files obey the same rule", async () => {
     t = await startServer(BASE);
-    const planted = [path.join(ROOT, 'playground/.sockey-test-secret'), path.join(ROOT, 'dist/playground/.sockey-test-secret.js')];
+    const planted = [path.join(ROOT, 'playground/.sockey-test-secret'), path.join(ROOT, 'dist/playground/playground/src/.sockey-test-secret.js')];
     try {
       for (const f of planted) writeFileSync(f, 'planted-secret');
       for (const p of ['/_sockey/.sockey-test-secret', '/_sockey/%2esockey-test-secret', '/_sockey/.sockey-test-secret.js', '/_sockey//.sockey-test-secret', '/_sockey/%2e%2e/package.json', '/_sockey/..%2fpackage.json']) {

@@ -1,20 +1,7 @@
 import { isSockeyError } from './errors.js';
+import type { DataEnvelope, ErrorEnvelope } from './wire.js';
 
-/** What every `<event>_data` packet and successful ack carries. */
-export interface DataEnvelope<T = unknown> {
-  ok: true;
-  err: false;
-  res: T;
-}
-
-/** What every `<event>_error` packet and failed ack carries. */
-export interface ErrorEnvelope {
-  ok: false;
-  err: string;
-  res: false;
-  code: string;
-  details?: unknown;
-}
+export type { DataEnvelope, ErrorEnvelope } from './wire.js';
 
 export function dataEnvelope<T>(res: T): DataEnvelope<T> {
   return { ok: true, err: false, res };

@@ -1,6 +1,9 @@
 import type { Server, Socket } from 'socket.io';
 import type { Logger } from 'pino';
 import type { SocketTimers } from './timers.js';
+import type { RouteSummary } from './wire.js';
+
+export type { RouteSummary } from './wire.js';
 
 /** Who may call a route: anyone, anyone (with the user when signed in), signed-in users only. */
 export type AuthMode = 'none' | 'optional' | 'required';
@@ -92,18 +95,4 @@ export interface Route {
   readonly summary: RouteSummary;
   /** The route's manifest source (and of files it uses), to tell what a reload changed. */
   readonly fingerprint: string;
-}
-
-export interface RouteSummary {
-  event: string;
-  builtin: boolean;
-  auth: AuthMode;
-  action: string;
-  emit: string;
-  params: string[];
-  /** The params JSON Schema as declared (what the playground builds its form from). */
-  paramsSchema: unknown;
-  timers: string[];
-  rateLimit?: string;
-  description?: string;
 }

@@ -5,8 +5,9 @@ import type { RouteTable } from '../compile/table.js';
 import { staticFiles, type StaticHandler } from './static-files.js';
 
 const PLAYGROUND_DIR = fileURLToPath(new URL('../../playground/', import.meta.url));
-// The compiled page: dist/playground/, seen from dist/runtime/ (built) or from src/runtime/ (tests, tsx).
-const PLAYGROUND_BUILD = [new URL('../playground/', import.meta.url), new URL('../../dist/playground/', import.meta.url)]
+// The compiled page: dist/playground/playground/src/ (its tsconfig's root is the repository, to share src/core/wire.ts),
+// seen from dist/runtime/ (built) or from src/runtime/ (tests, tsx).
+const PLAYGROUND_BUILD = [new URL('../playground/playground/src/', import.meta.url), new URL('../../dist/playground/playground/src/', import.meta.url)]
   .map((u) => fileURLToPath(u))
   .find((dir) => existsSync(dir + 'app.js'));
 

@@ -1,0 +1,45 @@
+/**
+ * What travels between sockey and its clients, as types only: the envelopes
+ * and what the playground reads of the route table. The playground compiles
+ * against this file too, so the two cannot drift apart.
+ */
+
+/** What every `<event>_data` packet and successful ack carries. */
+export interface DataEnvelope<T = unknown> {
+  ok: true;
+  err: false;
+  res: T;
+}
+
+/** What every `<event>_error` packet and failed ack carries. */
+export interface ErrorEnvelope {
+  ok: false;
+  err: string;
+  res: false;
+  code: string;
+  details?: unknown;
+}
+
+export type Envelope = DataEnvelope | ErrorEnvelope;
+
+/** One route as the server describes it (`sockey routes --json`, the playground). */
+export interface RouteSummary {
+  event: string;
+  builtin: boolean;
+  auth: 'none' | 'optional' | 'required';
+  action: string;
+  emit: string;
+  params: string[];
+  /** The params JSON Schema as declared (what the playground builds its form from). */
+  paramsSchema: unknown;
+  timers: string[];
+  rateLimit?: string;
+  description?: string;
+}
+
+/** `/_sockey/routes.json`, and the `routes` event on the `/_sockey` namespace. */
+export interface PlaygroundInfo {
+  routes: RouteSummary[];
+  socket: { data: string; error: string };
+  auth: { enabled: boolean; event: string; registerEmail: boolean };
+}
