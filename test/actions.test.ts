@@ -1,10 +1,14 @@
+import { mkdirSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../src/core/errors.js';
 import { flush, ok, record } from './support/flow.js';
-import { call, next, startServer, type TestServer } from './support/util.js';
+import { io as connect } from 'socket.io-client';
+import { defaultPlugins } from '../src/cli/plugins.js';
+import { SockeyServer } from '../src/runtime/server.js';
+import { call, memoryLogger, next, startServer, tempApp, type TestServer } from './support/util.js';
 
 const SRC_INDEX = fileURLToPath(new URL('../src/index.ts', import.meta.url));
 
@@ -375,6 +379,61 @@ routes:
       expect(await call(a, 'fallback', {})).toEqual(ok('from the default export'));
     } finally {
       await t.close();
+    }
+  });
+});
+
+describe('hooks and the `sockey` package', () => {
+  // The app imports 'sockey' as a user's would (node_modules/sockey -> this checkout, its built dist/),
+  // while the server under test runs from src/: two copies of the module, one SockeyError class.
+  it('import { SockeyError } from "sockey": the same class as the server\'s, and db.execute answers a write result', async () => {
+    const app = tempApp({
+      'sockey.yaml': `
+version: 1
+${DB}
+routes:
+  same:
+    hook: ./hooks/pkg.ts#same
+  refused:
+    hook: ./hooks/pkg.ts#refused
+  write:
+    params: { type: object, properties: { body: { type: string } }, required: [body] }
+    hook: ./hooks/pkg.ts#write
+`,
+      'schema.sql': SCHEMA,
+      'hooks/pkg.ts': `
+import { SockeyError, defineHook, type SignedInHookContext } from 'sockey';
+export const same = defineHook(async (ctx) => {
+  try {
+    await ctx.join('sockey:user:1');
+    return { refused: false };
+  } catch (e) {
+    return { refused: true, same: e instanceof SockeyError, code: (e as SockeyError).code };
+  }
+});
+export function refused(): never {
+  throw new SockeyError('NOT_FOUND', 'Not here.');
+}
+export const write = defineHook<{ body: string }>(async (ctx) => {
+  const done = await ctx.db.execute('INSERT INTO notes (body) VALUES (:body)', ctx.params);
+  const rows = await ctx.db.query<{ body: string }>('SELECT body FROM notes WHERE id = :id', { id: done.insertId });
+  return { affectedRows: done.affectedRows, body: rows[0]?.body };
+});
+export type Typed = SignedInHookContext<{ a: 1 }>['auth']['name'];
+`,
+    });
+    mkdirSync(path.join(app.dir, 'node_modules'), { recursive: true });
+    symlinkSync(fileURLToPath(new URL('..', import.meta.url)), path.join(app.dir, 'node_modules/sockey'));
+    const server = await SockeyServer.start({ manifest: 'sockey.yaml', cwd: app.dir, port: 0, host: '127.0.0.1', log: memoryLogger().log, plugins: defaultPlugins() });
+    const a = connect(`http://127.0.0.1:${server.port}`, { transports: ['websocket'], forceNew: true, reconnection: false });
+    try {
+      expect(await call(a, 'same', {})).toEqual(ok({ refused: true, same: true, code: 'FORBIDDEN' }));
+      expect(await call(a, 'refused', {})).toEqual({ ok: false, err: 'Not here.', res: false, code: 'NOT_FOUND' });
+      expect(await call(a, 'write', { body: 'hi' })).toEqual(ok({ affectedRows: 1, body: 'hi' }));
+    } finally {
+      a.disconnect();
+      await server.close();
+      app.cleanup();
     }
   });
 });
