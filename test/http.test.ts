@@ -292,7 +292,7 @@ describe('logs', () => {
     const manifest = BASE.replace('database: { file: ./db.sqlite }', 'database: { driver: mysql, url: "mysql://root:{{env.DB_PASSWORD}}@127.0.0.1:3306/test" }');
     const app = tempApp({ 'sockey.yaml': manifest });
     try {
-      const r = await sockey(['serve', '--port', '0', '--no-watch', '--log', 'json'], app.dir, { DB_PASSWORD: 'pw-s3cret/@x' });
+      const r = sockey(['serve', '--port', '0', '--no-watch', '--log', 'json'], app.dir, { DB_PASSWORD: 'pw-s3cret/@x' });
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/cannot start/);
       const all = r.stdout + r.stderr;

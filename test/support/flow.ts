@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import type { Socket as ClientSocket } from 'socket.io-client';
 import { sleep } from './util.js';
 
@@ -28,7 +29,7 @@ export function record(socket: ClientSocket): Array<{ event: string; payload: un
  */
 export async function eventually<T>(probe: () => Promise<T> | T, accept: (v: T) => boolean, what: string, timeoutMs = 5000, everyMs = 10): Promise<T> {
   const end = Date.now() + timeoutMs;
-  let last: { value?: T; error?: unknown } = {};
+  let last: { value?: T; error?: unknown };
   for (;;) {
     try {
       const value = await probe();
@@ -38,7 +39,7 @@ export async function eventually<T>(probe: () => Promise<T> | T, accept: (v: T) 
       last = { error };
     }
     if (Date.now() > end) {
-      const seen = 'error' in last && last.error ? String(last.error) : JSON.stringify(last.value);
+      const seen = 'error' in last ? inspect(last.error) : JSON.stringify(last.value);
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${seen}`);
     }
     await sleep(everyMs);

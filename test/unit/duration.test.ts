@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parseDuration, parseSize } from '../../src/core/duration.js';
 
@@ -19,7 +20,7 @@ describe('parseDuration', () => {
 
   it('refuses everything else', () => {
     for (const bad of ['', '5', 's', '5 seconds', '5sec', '5S', '-5s', '1e3ms', '.5s', '5.s', '1d', '5s5', Number.NaN, Number.POSITIVE_INFINITY, -1, null, undefined, {}, ['5s'], true]) {
-      expect(parseDuration(bad), String(bad)).toBeUndefined();
+      expect(parseDuration(bad), inspect(bad)).toBeUndefined();
     }
   });
 });
@@ -41,7 +42,7 @@ describe('parseSize', () => {
 
   it('refuses everything else', () => {
     for (const bad of [0, -1, 1.5, Number.NaN, '', '10', 'kb', '10 bytes', '1gb', '-1kb', null, undefined, {}, true]) {
-      expect(parseSize(bad), String(bad)).toBeUndefined();
+      expect(parseSize(bad), inspect(bad)).toBeUndefined();
     }
   });
 });
