@@ -2,7 +2,7 @@ import { mkdirSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../src/core/errors.js';
 import { flush, ok, record } from './support/flow.js';
 import { io as connect } from 'socket.io-client';
@@ -104,7 +104,8 @@ routes:
 
 describe('sql', () => {
   let t: TestServer;
-  beforeAll(async () => {
+  // A fresh database per test: the first one counts ids from an empty table.
+  beforeEach(async () => {
     t = await startServer(`
 version: 1
 ${DB}
@@ -161,9 +162,9 @@ routes:
     db.exec('DROP TABLE dropped');
     db.close();
   });
-  afterAll(() => t?.close());
+  afterEach(() => t?.close());
 
-  it('covers every result shape, in order (one table, so ids are known)', async () => {
+  it('covers every result shape, in order (a fresh table, so ids are known)', async () => {
     const a = await t.client();
     // Reads default to rows; writes default to { affectedRows, insertId }.
     expect(await call(a, 'notes.list', {})).toEqual(ok([]));

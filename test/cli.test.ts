@@ -5,8 +5,7 @@ import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
 import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cli } from '../src/cli/index.js';
-import { freePort, killAll, ROOT, serve, sockey, within } from './support/child.js';
+import { freePort, killAll, ROOT, runCli, serve, sockey, within } from './support/child.js';
 import { flush, ok, record } from './support/flow.js';
 import { createTestDatabase } from './support/mysql.js';
 import { call, memoryLogger, next, tempApp } from './support/util.js';
@@ -35,12 +34,7 @@ async function client(url: string): Promise<ClientSocket> {
   return socket;
 }
 
-async function run(argv: string[], cwd: string) {
-  let stdout = '';
-  let stderr = '';
-  const code = await cli(argv, { stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), cwd, env: process.env });
-  return { code, stdout, stderr };
-}
+const run = (argv: string[], cwd: string) => runCli(argv, cwd);
 
 const ECHO = `version: 1
 server: { port: 1 }

@@ -1,15 +1,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cli } from '../src/cli/index.js';
+import { runCli } from './support/child.js';
 import { call, startServer, tempApp, type TestServer } from './support/util.js';
 
-/** Runs the CLI in-process in `cwd`; returns the exit code and what it printed. */
+/** Runs the CLI in-process in `cwd`; returns the exit code, what it printed, and stderr's lines. */
 async function run(argv: string[], cwd: string) {
-  let stdout = '';
-  let stderr = '';
-  const code = await cli(argv, { stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), cwd, env: process.env });
-  return { code, stdout, stderr, lines: stderr.split('\n').filter(Boolean) };
+  const r = await runCli(argv, cwd);
+  return { ...r, lines: r.stderr.split('\n').filter(Boolean) };
 }
 
 let apps: Array<{ cleanup(): void }> = [];

@@ -2,6 +2,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../src/core/errors.js';
+import { manualClock } from './support/clock.js';
 import { flush, ok, record } from './support/flow.js';
 import { call, next, startServer, type TestServer } from './support/util.js';
 
@@ -63,8 +64,10 @@ const ERROR_KEYS = ['code', 'details', 'err', 'ok', 'res'];
 
 describe('error envelopes', () => {
   let t: TestServer;
+  // Rate-limit windows pass only when a test moves this clock.
+  const clock = manualClock();
   beforeAll(async () => {
-    t = await startServer(MANIFEST, { 'schema.sql': SCHEMA, 'hooks/fail.ts': HOOK });
+    t = await startServer(MANIFEST, { 'schema.sql': SCHEMA, 'hooks/fail.ts': HOOK }, {}, { clock });
     // The start prepares every statement: the table and the column go away once the server runs.
     const db = new Database(path.join(t.dir, 'data/app.db'));
     db.exec('DROP TABLE secret_table; ALTER TABLE notes DROP COLUMN secret_column;');
@@ -180,8 +183,11 @@ describe('error envelopes', () => {
     await call(a, 'notes.add', { body: 'w2' });
     const r = await call(a, 'notes.add', { body: 'w3' });
     expect(r.code).toBe('RATE_LIMITED');
-    await new Promise((resolve) => setTimeout(resolve, r.details.retryAfterMs + 20));
-    expect(await call(a, 'notes.add', { body: 'w4' })).toMatchObject({ ok: true });
+    expect(r.details.retryAfterMs).toBe(1000);
+    clock.advance(r.details.retryAfterMs - 1);
+    expect(await call(a, 'notes.add', { body: 'w4' })).toMatchObject({ code: 'RATE_LIMITED', details: { retryAfterMs: 1 } });
+    clock.advance(1);
+    expect(await call(a, 'notes.add', { body: 'w5' })).toMatchObject({ ok: true });
   });
 
   it('failures without an ack arrive on <event>_error, to the caller only', async () => {

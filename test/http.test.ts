@@ -3,10 +3,11 @@ import { request } from 'node:http';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defaultPlugins } from '../src/cli/plugins.js';
+import { REDACT_PATHS } from '../src/runtime/logger.js';
 import { SockeyServer } from '../src/runtime/server.js';
 import { freePort, killAll, ROOT, serve, sockey } from './support/child.js';
-import { eventually } from './support/reload-util.js';
-import { memoryLogger, startServer, tempApp, type TestServer } from './support/util.js';
+import { eventually } from './support/flow.js';
+import { call, memoryLogger, startServer, tempApp, type TestServer } from './support/util.js';
 
 let t: TestServer | undefined;
 afterEach(async () => {
@@ -229,6 +230,37 @@ describe('static files are only what the folder means to publish', () => {
 });
 
 describe('logs', () => {
+  it('the server\'s logger redacts passwords, tokens, keys and URLs logged as fields, at the top level and one level down', async () => {
+    // A hook logs what it was given through ctx.log: the logger the server was started with
+    // (startServer's memoryLogger is createLogger's JSON format, its redaction included).
+    const hook = `export function audit(ctx) {
+  const fields = {};
+  for (const [path, value] of Object.entries(ctx.params.fields)) {
+    const [outer, inner] = path.split('.');
+    if (inner === undefined) fields[outer] = value;
+    else fields[outer] = { ...fields[outer], [inner]: value, kept: 'visible' };
+  }
+  ctx.log.info({ ...fields, note: 'visible' }, 'audit');
+  return true;
+}
+`;
+    t = await startServer(`${BASE}  audit: { hook: ./audit.mjs#audit }\n`, { 'audit.mjs': hook });
+    // Every redacted path, a wildcard one under a name of its own.
+    const fields = Object.fromEntries(REDACT_PATHS.map((p, i) => [p.replace('*', `wrap${i}`), `s3cret-${i}-${p}`]));
+    expect(Object.keys(fields).length).toBeGreaterThanOrEqual(8);
+    expect(await call(await t.client(), 'audit', { fields })).toEqual({ ok: true, err: false, res: true });
+    const line = t.logs.lines.find((l) => l.msg === 'audit');
+    expect(line).toBeDefined();
+    for (const p of Object.keys(fields)) {
+      const [outer, inner] = p.split('.') as [string, string | undefined];
+      const value = inner === undefined ? line![outer] : (line![outer] as Record<string, unknown>)[inner];
+      expect(value, p).toBe('[redacted]');
+      if (inner !== undefined) expect((line![outer] as Record<string, unknown>).kept).toBe('visible');
+    }
+    expect(line!.note).toBe('visible');
+    expect(t.logs.text()).not.toMatch(/s3cret-/);
+  });
+
   it('--log json writes JSON lines on stderr', async () => {
     const app = tempApp({ 'sockey.yaml': BASE });
     try {
@@ -260,7 +292,7 @@ describe('logs', () => {
     const manifest = BASE.replace('database: { file: ./db.sqlite }', 'database: { driver: mysql, url: "mysql://root:{{env.DB_PASSWORD}}@127.0.0.1:3306/test" }');
     const app = tempApp({ 'sockey.yaml': manifest });
     try {
-      const r = await sockey(['serve', '--port', '0', '--no-watch', '--log', 'json'], app.dir, { DB_PASSWORD: 'pw-s3cret/@x' });
+      const r = sockey(['serve', '--port', '0', '--no-watch', '--log', 'json'], app.dir, { DB_PASSWORD: 'pw-s3cret/@x' });
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/cannot start/);
       const all = r.stdout + r.stderr;

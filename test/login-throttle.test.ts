@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { LoginLimiter, MAX_WINDOWS } from '../src/auth/login-limiter.js';
-import { authPlugin } from '../src/auth/plugin.js';
+import { manualClock } from './support/clock.js';
 import { call, startServer, type TestServer } from './support/util.js';
 
 /**
@@ -9,8 +9,9 @@ import { call, startServer, type TestServer } from './support/util.js';
  * client is a socket whose handshake carries an X-Forwarded-For header, as
  * nginx would send it; the sockets all come from 127.0.0.1 themselves.
  *
- * Time is a test clock given to the auth plugin: `now` for the windows,
- * `wait` for the name-wide delay (it records the delay and returns at once).
+ * Time is a manualClock (support/clock.ts) given to the auth plugin: `now` for
+ * the windows, `wait` for the name-wide delay (it records the delay and
+ * returns at once).
  */
 
 const servers: TestServer[] = [];
@@ -21,7 +22,7 @@ afterEach(async () => {
 const OWNER_PASSWORD = 'owner-pa55!';
 
 /** A server with a `whoami` hook (replies ctx.address) and `server`/`auth` settings as YAML flow bodies. */
-async function serve(server: string, auth = 'loginRateLimit: { count: 3, per: 1m }', clock = testClock()): Promise<TestServer> {
+async function serve(server: string, auth = 'loginRateLimit: { count: 3, per: 1m }', clock = manualClock()): Promise<TestServer> {
   const manifest = `version: 1
 server: { ${server} }
 database: { file: ./db.sqlite }
@@ -30,21 +31,9 @@ routes:
   whoami:
     hook: ./who.ts#who
 `;
-  const t = await startServer(manifest, { 'who.ts': 'export const who = (ctx) => ctx.address;\n' }, {}, { plugins: [authPlugin({ clock })] });
+  const t = await startServer(manifest, { 'who.ts': 'export const who = (ctx) => ctx.address;\n' }, {}, { clock });
   servers.push(t);
   return t;
-}
-
-function testClock(start = 1_000_000) {
-  const clock = {
-    at: start,
-    waits: [] as number[],
-    now: () => clock.at,
-    wait: async (ms: number) => {
-      clock.waits.push(ms);
-    },
-  };
-  return clock;
 }
 
 /** A socket whose handshake says it was forwarded for `xff` (nothing = no header). */
@@ -66,7 +55,7 @@ const signedIn = (name: string) => ({ ok: true, err: false, res: { name, token: 
 
 describe('login throttling', () => {
   it('(a) wrong passwords for a name from one address do not stop its owner from another', async () => {
-    const clock = testClock();
+    const clock = manualClock();
     const t = await serve('trustProxy: 1', undefined, clock);
     const owner = await registerOwner(t);
     const answers = [];
@@ -80,25 +69,25 @@ describe('login throttling', () => {
   });
 
   it('(b) an address that fails too often, across names, is RATE_LIMITED with retryAfterMs', async () => {
-    const clock = testClock();
+    const clock = manualClock();
     const t = await serve('trustProxy: 1', undefined, clock);
     const owner = await registerOwner(t);
     // 4 x count = 12 failures from one address, each for a different name.
     for (let i = 0; i < 12; i++) {
       expect(await login(t, '203.0.113.8', `ghost${i}`, 'nope-1!')).toEqual(wrong);
-      clock.at += 1000;
+      clock.advance(1000);
     }
     // Even a right password from that address waits out the window (which started 12 s ago).
     expect(await login(t, '203.0.113.8', owner, OWNER_PASSWORD)).toEqual(limited(60_000 - 12_000));
     expect(await login(t, '203.0.113.8', 'ghost99', 'nope-1!')).toEqual(limited(48_000));
     // Other addresses are not affected.
     expect(await login(t, '203.0.113.9', owner, OWNER_PASSWORD)).toEqual(signedIn(owner));
-    clock.at += 48_000;
+    clock.advance(48_000);
     expect(await login(t, '203.0.113.8', owner, OWNER_PASSWORD)).toEqual(signedIn(owner));
   });
 
   it('(c) per (name, address): count failures a window; a success starts the count again', async () => {
-    const clock = testClock();
+    const clock = manualClock();
     const t = await serve('trustProxy: 1', undefined, clock);
     const owner = await registerOwner(t);
     const other = await registerOwner(t, 'other');
@@ -107,17 +96,17 @@ describe('login throttling', () => {
     expect(await login(t, A, owner, 'typo-2!')).toEqual(wrong);
     expect(await login(t, A, owner, OWNER_PASSWORD)).toEqual(signedIn(owner));
     for (let i = 0; i < 3; i++) expect(await login(t, A, owner, `typo-${i}!`)).toEqual(wrong);
-    clock.at += 15_000;
+    clock.advance(15_000);
     expect(await login(t, A, owner, OWNER_PASSWORD)).toEqual(limited(45_000));
     // Another name from the same address, and the same name from another address, still sign in.
     expect(await login(t, A, other, OWNER_PASSWORD)).toEqual(signedIn(other));
     expect(await login(t, '192.0.2.11', owner, OWNER_PASSWORD)).toEqual(signedIn(owner));
-    clock.at += 45_000;
+    clock.advance(45_000);
     expect(await login(t, A, owner, OWNER_PASSWORD)).toEqual(signedIn(owner));
   });
 
   it('(f) a correct login is never rate limited by failures from other addresses; the name only slows down, up to 2 s', async () => {
-    const clock = testClock();
+    const clock = manualClock();
     const t = await serve('trustProxy: 1', undefined, clock);
     const owner = await registerOwner(t);
     // 10 attackers, 3 failures each: 30 failures for the name in one window.
@@ -213,7 +202,7 @@ describe('server.trustProxy: the client address', () => {
 
 describe('the limiter’s memory', () => {
   it('is bounded: old windows are swept, and a flood from many addresses keeps at most MAX_WINDOWS', async () => {
-    const clock = testClock();
+    const clock = manualClock();
     const limiter = new LoginLimiter(5, 60_000, clock);
     const address = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
     let most = 0;
@@ -225,7 +214,7 @@ describe('the limiter’s memory', () => {
     expect(most).toBeLessThanOrEqual(MAX_WINDOWS);
     expect(limiter.size).toBeGreaterThan(MAX_WINDOWS / 2);
     // Once the window has passed, the next sweep forgets them all.
-    clock.at += 60_000;
+    clock.advance(60_000);
     let i = 0;
     while (limiter.size > 100 && i < MAX_WINDOWS) await limiter.attempt(`late${i}`, address(i++));
     expect(limiter.size).toBeLessThanOrEqual(100);

@@ -4,9 +4,9 @@ import mysql from 'mysql2/promise';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManifestError } from '../src/manifest/diagnostics.js';
 import { watchServer, type Watching } from '../src/reload/watcher.js';
-import { ok } from './support/flow.js';
+import { eventually, ok } from './support/flow.js';
 import { createTestDatabase } from './support/mysql.js';
-import { armWatcher, eventually, linesAt, rejectedLines, reloadedLines, spacedWriter, untilReloads, untilReply } from './support/reload-util.js';
+import { armWatcher, linesAt, rejectedLines, reloadedLines, spacedWriter, untilReloads, untilReply } from './support/reload-util.js';
 import { call, startServer, tempApp, type TestServer } from './support/util.js';
 
 let t: TestServer | undefined;

@@ -2,8 +2,8 @@ import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { watchServer, type Watching } from '../src/reload/watcher.js';
-import { ok } from './support/flow.js';
-import { armWatcher, eventually, rejectedLines, reloadedLines, spacedWriter, untilReply } from './support/reload-util.js';
+import { eventually, ok } from './support/flow.js';
+import { armWatcher, rejectedLines, reloadedLines, spacedWriter, untilReply } from './support/reload-util.js';
 import { sleep, startServer, type TestServer } from './support/util.js';
 
 let t: TestServer | undefined;

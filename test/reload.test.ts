@@ -1,16 +1,15 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
 import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cli } from '../src/cli/index.js';
 import { watchServer, type Watching } from '../src/reload/watcher.js';
-import { flush, ok } from './support/flow.js';
+import { eventually, flush, ok } from './support/flow.js';
 import { createTestDatabase } from './support/mysql.js';
-import { startCli, type CliServer } from './support/reload-cli.js';
-import { armWatcher, eventually, linesAt, rejectedLines, reloadedLines, spacedWriter, steadyLoad, transitions, untilReloads, untilReply } from './support/reload-util.js';
-import { call, collect, sleep, startServer, tempApp, type TestServer } from './support/util.js';
+import { runCli, serve as serveCli, type Served } from './support/child.js';
+import { armWatcher, linesAt, rejectedLines, reloadedLines, spacedWriter, steadyLoad, transitions, untilReloads, untilReply } from './support/reload-util.js';
+import { call, collect, next, sleep, startServer, tempApp, type TestServer } from './support/util.js';
 
 /** A manifest from route bodies (one flow mapping each), with an optional extra top-level section. */
 function manifest(routes: Record<string, string>, head = 'database: { driver: sqlite, file: ./data/app.db }'): string {
@@ -116,10 +115,9 @@ describe('hot reload, in-process (watchServer)', () => {
     const badLine = badText.split('\n').findIndex((l) => l.includes('objekt')) + 1;
     const badCol = badText.split('\n')[badLine - 1]!.indexOf('{ type: objekt') + 1; // the params value
     expect(errors[0]).toMatch(new RegExp(`^sockey\\.yaml:${badLine}:${badCol} routes\\.hello\\.params: `));
-    const printed: string[] = [];
-    const code = await cli(['validate', 'sockey.yaml'], { stdout: (s) => printed.push(s), stderr: (s) => printed.push(s), cwd: t.dir, env: process.env });
-    expect(code).toBe(1);
-    const validateLines = printed.join('').split('\n').filter((l) => /^sockey\.yaml:\d+:\d+ /.test(l));
+    const validated = await runCli(['validate', 'sockey.yaml'], t.dir);
+    expect(validated.code).toBe(1);
+    const validateLines = (validated.stderr + validated.stdout).split('\n').filter((l) => /^sockey\.yaml:\d+:\d+ /.test(l));
     expect(errors.slice(0, -1)).toEqual(validateLines);
     expect(await call(client, 'hello', { name: 'ann' })).toEqual(ok({ text: 'hello ann', v: 2 }));
     expect(await call(client, 'greet')).toEqual(ok({ word: 'alpha', v: 1 }));
@@ -197,20 +195,27 @@ describe('hot reload, in-process (watchServer)', () => {
   it('a route removed while one of its messages is in flight leaves no timer running', async () => {
     // The hook takes 300 ms; the reload that removes the route lands meanwhile. When the
     // message ends, the old version's timer must not start (nothing could ever clear it).
-    const slowHook = 'export async function slow() {\n  await new Promise((r) => setTimeout(r, 300));\n  return "done";\n}\n';
+    const slowHook = 'export async function slow(ctx) {\n  ctx.emit("self", "in the hook", "slow.started");\n  await new Promise((r) => setTimeout(r, 300));\n  return "done";\n}\n';
     const routes = { n: '{ reply: 0 }', tick: '{ hook: ./hooks/slow.mts#slow, timers: [{ every: 50ms, reply: tick }] }' };
     const { t, client, sameConnection } = await serve(manifest(routes), { 'hooks/slow.mts': slowHook });
     const ticks = collect(client, 'tick_data');
     const before = reloadedLines(t).length;
+    const inHook = next(client, 'slow.started');
     const pending = call(client, 'tick');
-    await sleep(50); // the message is in the hook
-    t.write('sockey.yaml', manifest({ n: '{ reply: 1 }' }));
+    await inHook;
+    // The new version has an interval of the same period, to count periods with.
+    t.write('sockey.yaml', manifest({ n: '{ reply: 1 }', beat: '{ reply: beating, timers: [{ every: 50ms, reply: beat }] }' }));
     await untilReloads(t, before + 1);
     expect(reloadedLines(t).at(-1)).toMatch(/-tick/);
     expect(await pending).toEqual(ok('done'));
-    await sleep(300); // an absence: six periods of the interval
+    // A tick timer started when the message ended would have fired before the beats of an
+    // interval started after its ack: six periods of it.
+    const beats = collect(client, 'beat_data');
+    expect(await call(client, 'beat')).toEqual(ok('beating'));
+    await eventually(() => beats.length, (k) => k >= 6, 'six beats');
+    await flush(client);
     expect(ticks).toEqual([]);
-    expect(t.server.states.get(client.id!)!.timers.routes()).toEqual([]);
+    expect(t.server.states.get(client.id!)!.timers.routes()).toEqual(['beat']);
     expect(unknownEvent(await call(client, 'tick'))).toBe(true);
     sameConnection();
   });
@@ -221,7 +226,9 @@ describe('hot reload, in-process (watchServer)', () => {
     // Five writes back to back (a save in steps, a formatter run, a git checkout).
     for (let i = 1; i <= 5; i++) t.write('sockey.yaml', manifest({ n: `{ reply: ${i} }` }));
     await untilReloads(t, before + 1);
-    await sleep(400); // an absence: long enough for a second reload to show up, had there been one
+    // The thing under test is the watcher's debounce, a real timer: no event tells that a second
+    // reload is not coming, so time passes (5 x the 75 ms debounce, plus the compile).
+    await sleep(400);
     expect(reloadedLines(t).length - before).toBe(1);
     expect(await call(client, 'n')).toEqual(ok(5));
     sameConnection();
@@ -253,13 +260,18 @@ describe('hot reload, in-process (watchServer)', () => {
   });
 
   it('a reload queued behind a slow one still watches the files the new version names', async () => {
-    // Importing slow.mts (ESM: top-level await) takes 400 ms, so each reload does; an edit made meanwhile is queued.
-    const slow = 'await new Promise((r) => setTimeout(r, 400));\nexport const slow = () => "slow";\n';
+    // Importing slow.mts (ESM: top-level await) takes 400 ms, so a reload that imports it does; an edit made meanwhile is queued.
+    // Each import also adds a line to imports.log, so the test sees when one has begun.
+    const slow = 'import { appendFileSync } from "node:fs";\nappendFileSync(new URL("./imports.log", import.meta.url), "import\\n");\nawait new Promise((r) => setTimeout(r, 400));\nexport const slow = () => "slow";\n';
     const { t, client, sameConnection } = await serve(manifest({ s: '{ hook: ./slow.mts#slow }' }), { 'slow.mts': slow, 'q.sql': 'SELECT 1;\n' });
+    const imports = () => readFileSync(path.join(t.dir, 'imports.log'), 'utf8').split('\n').length - 1;
+    const importsBefore = imports();
     const before = reloadedLines(t).length;
-    t.write('sockey.yaml', manifest({ s: '{ hook: ./slow.mts#slow }', a: '{ reply: a }' }));
-    await sleep(150); // the first reload is under way
-    t.write('sockey.yaml', manifest({ s: '{ hook: ./slow.mts#slow }', a: '{ reply: a }', q: '{ sql: ./q.sql, result: value }' }));
+    // A changed hook route is compiled again, so this reload imports slow.mts (an unchanged one would be reused).
+    const s2 = '{ hook: ./slow.mts#slow, description: changed }';
+    t.write('sockey.yaml', manifest({ s: s2, a: '{ reply: a }' }));
+    await eventually(imports, (k) => k > importsBefore, 'the first reload to be under way (importing slow.mts)');
+    t.write('sockey.yaml', manifest({ s: s2, a: '{ reply: a }', q: '{ sql: ./q.sql, result: value }' }));
     await untilReply(client, 'q', undefined, ok(1), 'the queued version to serve');
     await untilReloads(t, before + 2);
     // q.sql came in with the queued version: an edit of it must go live (rewritten until seen: chokidar attaches asynchronously).
@@ -283,9 +295,8 @@ describe('hot reload, in-process (watchServer)', () => {
     await eventually(() => rejectedLines(t).length, (k) => k > rejected, 'the reload to be rejected');
     expect(t.logs.lines.map((l) => l.msg)).toContainEqual(expect.stringMatching(/^sockey\.yaml:\d+:\d+ routes\.q\.sql: SQL file \.\/later\.sql cannot be read$/));
     expect(unknownEvent(await call(client, 'q'))).toBe(true);
-    // chokidar arms a watch on a path that does not exist yet through its folder, which takes a moment;
-    // a person creates the file later than that.
-    await sleep(250);
+    // The rejected reload put a watch on the folder (attached at once, before the rejection is
+    // logged), so the file may be created right away.
     t.write('later.sql', 'SELECT 7;\n');
     await untilReply(client, 'q', undefined, ok(7), 'the new SQL file to bring the version in', 3000);
     sameConnection();
@@ -374,11 +385,14 @@ describe('hot reload: switching the database under load', () => {
 
 describe('sockey serve (the CLI, a child process)', () => {
   let app: ReturnType<typeof tempApp> | undefined;
-  let child: CliServer | undefined;
+  let child: Served | undefined;
+  let reference: Served | undefined;
   let socket: ClientSocket | undefined;
   afterEach(async () => {
     socket?.disconnect();
     socket = undefined;
+    await reference?.stop();
+    reference = undefined;
     const code = await child?.stop();
     child = undefined;
     app?.cleanup();
@@ -394,6 +408,9 @@ describe('sockey serve (the CLI, a child process)', () => {
     });
     return s;
   }
+
+  /** `sockey serve sockey.yaml` on a free port of 127.0.0.1 in `dir` (NO_COLOR: plain lines to grep). */
+  const startCli = (dir: string, args: string[] = []) => serveCli(['sockey.yaml', '--port', '0', '--host', '127.0.0.1', ...args], dir, { NO_COLOR: '1' });
 
   it('file edits go live (manifest and SQL file) and SIGHUP reloads, one connection throughout', async () => {
     app = tempApp({ 'sockey.yaml': manifest({ hello: '{ reply: v1 }' }), 'q.sql': 'SELECT 1;\n' });
@@ -428,7 +445,7 @@ describe('sockey serve (the CLI, a child process)', () => {
     expect(child.grep('reloaded (q.sql changed)').length).toBeGreaterThanOrEqual(1);
 
     const hups = child.grep('reloaded (SIGHUP)').length;
-    child.proc.kill('SIGHUP');
+    child.child.kill('SIGHUP');
     await eventually(() => child!.grep('reloaded (SIGHUP)').length, (k) => k === hups + 1, 'the SIGHUP reload');
     expect(child.grep('reloaded (SIGHUP)').at(-1)).toMatch(/reloaded \(SIGHUP\) in \d+ ms: no route changed/);
     expect(await call(socket, 'hello')).toEqual(ok('v2'));
@@ -443,11 +460,36 @@ describe('sockey serve (the CLI, a child process)', () => {
     const id = socket.id;
     expect(await call(socket, 'hello')).toEqual(ok('v1'));
     app.write('sockey.yaml', manifest({ hello: '{ reply: v2 }', added: '{ reply: added }' }));
-    await sleep(800); // an absence: a watcher (30 ms debounce) would have reloaded well within this
+    // The yardstick for "a watcher would have reloaded by now": a watching child given the same
+    // edit, after this one got it (rewritten until seen: its watcher attaches asynchronously).
+    const other = tempApp({ 'sockey.yaml': manifest({ hello: '{ reply: v1 }' }) });
+    try {
+      reference = await startCli(other.dir);
+      const ref = await connectTo(reference.url);
+      try {
+        await eventually(
+          async () => {
+            other.write('sockey.yaml', manifest({ hello: '{ reply: v2 }', added: '{ reply: added }' }));
+            return call(ref, 'hello');
+          },
+          (r) => r?.res === 'v2',
+          'the watching child to reload the same edit',
+          8000,
+          300,
+        );
+      } finally {
+        ref.disconnect();
+      }
+      expect(await reference.stop()).toBe(0);
+    } finally {
+      await reference?.stop();
+      reference = undefined;
+      other.cleanup();
+    }
     expect(await call(socket, 'hello')).toEqual(ok('v1'));
     expect(child.grep('reloaded')).toEqual([]);
 
-    child.proc.kill('SIGHUP');
+    child.child.kill('SIGHUP');
     await untilReply(socket, 'hello', undefined, ok('v2'));
     expect(await call(socket, 'added')).toEqual(ok('added'));
     expect(child.grep('reloaded (SIGHUP)')).toHaveLength(1);

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { flush, record } from './support/flow.js';
-import { call, collect, next, sleep, startServer, type TestServer } from './support/util.js';
+import { eventually, flush, record } from './support/flow.js';
+import { call, collect, next, startServer, type TestServer } from './support/util.js';
 
 const MANIFEST = `
 version: 1
@@ -73,7 +73,7 @@ describe('rooms', () => {
     expect(ack).toEqual({ ok: true, err: false, res: { text: 'hi' } });
     expect(await atA).toEqual({ ok: true, err: false, res: { text: 'hi' } });
     expect(await atB).toEqual({ ok: true, err: false, res: { text: 'hi' } });
-    await sleep(100);
+    await flush(c);
     expect(seenC).toEqual([]);
   });
 
@@ -86,7 +86,7 @@ describe('rooms', () => {
     const atB = next(b, 'room.shout_data');
     await call(a, 'room.shout', { room: 'y', text: 'hey' });
     expect((await atB).res).toEqual({ text: 'hey' });
-    await sleep(100);
+    await flush(a);
     expect(seenA).toEqual([]);
   });
 
@@ -98,7 +98,7 @@ describe('rooms', () => {
     const seenB = collect(b, 'room.say_data');
     const seenA = collect(a, 'room.say_data');
     expect((await call(a, 'room.say', { room: 'z', text: 'anyone?' })).ok).toBe(true);
-    await sleep(100);
+    await flush(a, b);
     expect(seenB).toEqual([]);
     expect(seenA).toEqual([]);
   });
@@ -110,8 +110,7 @@ describe('rooms', () => {
     const id = a.id!;
     expect(t.server.io.sockets.adapter.rooms.get('room:d')?.has(id)).toBe(true);
     a.disconnect();
-    for (let i = 0; i < 50 && t.server.io.sockets.adapter.rooms.has('room:d'); i++) await sleep(20);
-    expect(t.server.io.sockets.adapter.rooms.has('room:d')).toBe(false);
+    await eventually(() => !t.server.io.sockets.adapter.rooms.has('room:d'), Boolean, 'room:d to be gone');
     expect(t.server.states.has(id)).toBe(false);
   });
 
@@ -138,7 +137,7 @@ describe('per-user delivery', () => {
     expect(await call(phone, 'notify.me', {})).toEqual({ ok: true, err: false, res: { hello: 'ada' } });
     expect((await atPhone).res).toEqual({ hello: 'ada' });
     expect((await atLaptop).res).toEqual({ hello: 'ada' });
-    await sleep(100);
+    await flush(other);
     expect(seenOther).toEqual([]);
     expect(ada.name).toBe('ada');
   });
@@ -161,8 +160,8 @@ describe('per-user delivery', () => {
     expect((await call(b, 'auth', { type: 'login', user: { name: 'erin', password: 'pa55!word' } })).ok).toBe(true);
     expect((await call(b, 'auth', { type: 'logout' })).res).toEqual({ loggedOut: true });
     const seenB = collect(b, 'notify.me_data');
-    await call(a, 'notify.me', {});
-    await sleep(100);
+    expect(await call(a, 'notify.me', {})).toEqual({ ok: true, err: false, res: { hello: 'erin' } });
+    await flush(b);
     expect(seenB).toEqual([]);
     expect(ada.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
   });

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../src/core/errors.js';
 import { createTestDatabase } from './support/mysql.js';
 import { ok } from './support/flow.js';
@@ -129,7 +129,8 @@ describe.each(Object.keys(DRIVERS) as DriverName[])('SQL through routes on %s', 
   let t: TestServer;
   let drop: (() => Promise<void>) | undefined;
 
-  beforeAll(async () => {
+  // A fresh database per test: the CRUD test counts rows and insert ids from an empty table.
+  beforeEach(async () => {
     let database = `database: { driver: sqlite, file: ./data/app.db, schema: [./schema.sql], migrate: true }`;
     let url = '';
     if (driver === 'mysql') {
@@ -153,12 +154,14 @@ describe.each(Object.keys(DRIVERS) as DriverName[])('SQL through routes on %s', 
       }
     } catch (e) {
       await drop?.();
+      drop = undefined;
       throw e;
     }
   });
-  afterAll(async () => {
+  afterEach(async () => {
     await t?.close();
     await drop?.();
+    drop = undefined;
   });
 
   it('create, read, update, delete with every result shape', async () => {

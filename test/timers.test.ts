@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { flush, ok, record, until } from './support/flow.js';
-import { call, collect, next, sleep, startServer, type TestServer } from './support/util.js';
+import { eventually, flush, ok, record } from './support/flow.js';
+import { call, collect, next, startServer, type TestServer } from './support/util.js';
 
 const MANIFEST = `
 version: 1
@@ -42,6 +42,12 @@ routes:
     timers:
       - after: 100ms
         emit: { to: self, event: "once.done" }
+        reply: { done: true }
+  once.late.self:
+    reply: started
+    timers:
+      - after: 400ms
+        emit: { to: self, event: "once.late.done" }
         reply: { done: true }
   example:
     reply: { message: "Received Example Request" }
@@ -87,7 +93,7 @@ describe('route timers', () => {
     const a = await t.client();
     const ticks = collect(a, 'tick.self_data');
     expect(await call(a, 'tick.self', { tag: 'x' })).toEqual(ok('started'));
-    await until(() => ticks.length >= 3, 'three ticks');
+    await eventually(() => ticks.length >= 3, Boolean, 'three ticks');
     expect(ticks.slice(0, 3)).toEqual([ok({ tag: 'x' }), ok({ tag: 'x' }), ok({ tag: 'x' })]);
   });
 
@@ -96,9 +102,9 @@ describe('route timers', () => {
     const seen = [record(a), record(b), record(c)];
     expect(await call(a, 'tick.broadcast', {})).toEqual(ok('started'));
     expect(await call(b, 'tick.all', {})).toEqual(ok('started'));
-    await until(() => seen.every((s) => s.filter((x) => x.event === 'tick.all_data').length >= 2), 'two all ticks each');
-    await until(() => seen[1]!.filter((x) => x.event === 'tick.broadcast_data').length >= 2, 'two broadcast ticks on b');
-    await until(() => seen[2]!.filter((x) => x.event === 'tick.broadcast_data').length >= 2, 'two broadcast ticks on c');
+    await eventually(() => seen.every((s) => s.filter((x) => x.event === 'tick.all_data').length >= 2), Boolean, 'two all ticks each');
+    await eventually(() => seen[1]!.filter((x) => x.event === 'tick.broadcast_data').length >= 2, Boolean, 'two broadcast ticks on b');
+    await eventually(() => seen[2]!.filter((x) => x.event === 'tick.broadcast_data').length >= 2, Boolean, 'two broadcast ticks on c');
     expect(seen[0]!.filter((x) => x.event === 'tick.broadcast_data')).toEqual([]);
     for (const s of seen) {
       for (const x of s) expect(x).toEqual(x.event === 'tick.all_data' ? { event: 'tick.all_data', payload: ok({ from: 'all' }) } : { event: 'tick.broadcast_data', payload: ok({ from: 'broadcast' }) });
@@ -113,7 +119,11 @@ describe('route timers', () => {
     const first = await next(b, 'once_data');
     expect(Date.now() - started).toBeGreaterThanOrEqual(140);
     expect(first).toEqual(ok({ n: 7 }));
-    await sleep(400);
+    // A second firing (an "after" that repeats like an interval) would come 150 ms later: before
+    // a 400 ms "after" started now. Node runs due timers in the order they are due.
+    const late = next(b, 'once.late.done');
+    expect(await call(b, 'once.late.self', {})).toEqual(ok('started'));
+    expect(await late).toEqual(ok({ done: true }));
     await flush(a, b);
     expect(seenA).toEqual([ok({ n: 7 })]);
     expect(seenB).toEqual([ok({ n: 7 })]);
@@ -132,7 +142,7 @@ describe('route timers', () => {
     const [a, b] = [await t.client(), await t.client()];
     const [seenA, seenB] = [record(a), record(b)];
     expect(await call(a, 'example', {})).toEqual(ok({ message: 'Received Example Request' }));
-    await until(() => seenA.length >= 1 && seenB.some((x) => x.payload && (x.payload as { res: { message: string } }).res.message.includes('after')), 'the after packet');
+    await eventually(() => seenA.length >= 1 && seenB.some((x) => x.payload && (x.payload as { res: { message: string } }).res.message.includes('after')), Boolean, 'the after packet');
     expect(seenA).toEqual([{ event: 'example_data', payload: ok({ message: 'Emit to everyone after 250 ms' }) }]);
     expect(seenB.filter((x) => (x.payload as { res: { message: string } }).res.message.startsWith('Timed')).length).toBeGreaterThanOrEqual(1);
     for (const x of seenB) expect(x.event).toBe('example_data');
@@ -142,19 +152,23 @@ describe('route timers', () => {
     const a = await t.client();
     const ticks = collect(a, 'counter_data');
     await call(a, 'counter', {});
-    await until(() => ticks.length >= 1, 'a counter tick');
+    await eventually(() => ticks.length >= 1, Boolean, 'a counter tick');
     const base = (ticks[0] as { res: number }).res;
     expect(ticks[0]).toEqual(ok(base));
     await call(a, 'beat', {});
     await call(a, 'beat', {});
-    await until(() => ticks.some((x) => (x as { res: number }).res === base + 2), 'the count to move by two');
+    await eventually(() => ticks.some((x) => (x as { res: number }).res === base + 2), Boolean, 'the count to move by two');
   });
 
   it('a failed call starts no timers', async () => {
     const a = await t.client();
     const seen = record(a);
     expect(await call(a, 'bad.params', {})).toMatchObject({ ok: false, code: 'VALIDATION' });
-    await sleep(150);
+    // Its 50 ms "after", had it started, would fire before a 100 ms one started now on another socket.
+    const b = await t.client();
+    const done = next(b, 'once.done');
+    expect(await call(b, 'once.self', {})).toEqual(ok('started'));
+    expect(await done).toEqual(ok({ done: true }));
     await flush(a);
     expect(seen).toEqual([]);
     expect(timersOf(a.id)!.count()).toBe(0);
@@ -163,14 +177,16 @@ describe('route timers', () => {
   it('invoking the route again replaces its interval instead of stacking it', async () => {
     const a = await t.client();
     const ticks = collect(a, 'tick.self_data');
-    for (let i = 0; i < 5; i++) {
-      expect(await call(a, 'tick.self', { tag: `call ${i}` })).toEqual(ok('started'));
-      await sleep(30);
-    }
+    for (let i = 0; i < 5; i++) expect(await call(a, 'tick.self', { tag: `call ${i}` })).toEqual(ok('started'));
     expect(timersOf(a.id)!.count()).toBe(1);
     expect(timersOf(a.id)!.routes()).toEqual(['tick.self']);
     ticks.length = 0;
-    await sleep(1000);
+    // A second of it, measured by ten ticks of the same interval on another socket, started later.
+    const b = await t.client();
+    const yardstick = collect(b, 'tick.self_data');
+    await call(b, 'tick.self', { tag: 'yardstick' });
+    await eventually(() => yardstick.length >= 10, Boolean, 'ten ticks of the yardstick');
+    await flush(a);
     // One 100 ms interval gives at most ~10 in a second; five stacked ones ~50.
     expect(ticks.length).toBeGreaterThanOrEqual(3);
     expect(ticks.length).toBeLessThanOrEqual(12);
@@ -182,9 +198,9 @@ describe('route timers', () => {
     const [a, b] = [await t.client(), await t.client()];
     const seenB = collect(b, 'once_data');
     await call(a, 'once', { n: 1 });
-    await sleep(50);
     await call(a, 'once', { n: 2 });
-    await sleep(450);
+    // The first "after" was due before the second: had it survived, it would have come first.
+    expect(await next(b, 'once_data')).toEqual(ok({ n: 2 }));
     await flush(b);
     expect(seenB).toEqual([ok({ n: 2 })]);
   });
@@ -196,7 +212,7 @@ describe('route timers', () => {
     const seenC = record(c);
     await call(a, 'tick.self', { tag: 'a' });
     await call(b, 'tick.self', { tag: 'b' });
-    await until(() => ticksA.length >= 2 && ticksB.length >= 2, 'ticks on a and b');
+    await eventually(() => ticksA.length >= 2 && ticksB.length >= 2, Boolean, 'ticks on a and b');
     for (const x of ticksA) expect(x).toEqual(ok({ tag: 'a' }));
     for (const x of ticksB) expect(x).toEqual(ok({ tag: 'b' }));
     // B calling again replaces B's interval only.
@@ -206,9 +222,9 @@ describe('route timers', () => {
     // A leaving stops A's interval only.
     const idA = a.id!;
     a.disconnect();
-    await until(() => !t.server.states.has(idA), 'the server to drop a');
+    await eventually(() => !t.server.states.has(idA), Boolean, 'the server to drop a');
     const before = ticksB.length;
-    await until(() => ticksB.length >= before + 2, 'b to keep ticking');
+    await eventually(() => ticksB.length >= before + 2, Boolean, 'b to keep ticking');
     expect(ticksB.at(-1)).toEqual(ok({ tag: 'b2' }));
     await flush(c);
     expect(seenC).toEqual([]);
@@ -227,11 +243,16 @@ describe('route timers', () => {
     expect(timersOf(idA)!.count()).toBe(5);
     const state = t.server.states.get(idA)!;
     a.disconnect();
-    await until(() => !t.server.states.has(idA), 'the server to drop a');
+    await eventually(() => !t.server.states.has(idA), Boolean, 'the server to drop a');
     expect(state.timers.count()).toBe(0);
     await flush(b, c);
     const [nb, nc] = [seenB.length, seenC.length];
-    await sleep(600);
+    // a's timers were due within 400 ms of its last call (once.late); a 400 ms "after" started
+    // now on a fourth socket comes after every one of them.
+    const d = await t.client();
+    const late = next(d, 'once.late.done');
+    expect(await call(d, 'once.late.self', {})).toEqual(ok('started'));
+    expect(await late).toEqual(ok({ done: true }));
     await flush(b, c);
     expect(seenB.length).toBe(nb);
     expect(seenC.length).toBe(nc);
@@ -309,7 +330,7 @@ routes:
     expect(await next(a, 'me.tick_data')).toEqual(ok({ as: 'bob' }));
     const b = await t.client({ auth: { name: 'bob', token } });
     expect((await call(b, 'auth', { type: 'logout' })).ok).toBe(true);
-    await until(() => t.server.states.get(a.id!)!.timers.count() === 0, "a's timers to be cleared");
+    await eventually(() => t.server.states.get(a.id!)!.timers.count() === 0, Boolean, "a's timers to be cleared");
     expect((await call(a, 'guest.tick')).ok).toBe(true);
     const after = record(a);
     await periods(a);
@@ -347,7 +368,7 @@ routes:
     expect((await call(a, 'me.tick')).ok).toBe(true);
     expect((await call(a, 'me.hook')).ok).toBe(true);
     expect(await next(a, 'me.tick_data')).toEqual(ok({ as: 'erin' }));
-    await until(() => t.server.states.get(a.id!)!.timers.count() === 0, 'the timers to stop when the token times out', 3000);
+    await eventually(() => t.server.states.get(a.id!)!.timers.count() === 0, Boolean, 'the timers to stop when the token times out', 3000);
     expect(await call(a, 'me.tick')).toMatchObject({ ok: false, code: 'UNAUTHORIZED', err: 'Logged out.' });
   });
 });

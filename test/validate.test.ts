@@ -1,15 +1,12 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli } from '../src/cli/index.js';
 import { compileManifestFile } from '../src/compile/table.js';
+import { ROOT, runCli, sockey } from './support/child.js';
 import { createTestDatabase } from './support/mysql.js';
 import { tempApp } from './support/util.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BIN = path.join(ROOT, 'bin/sockey.js');
 const FIXTURES = fileURLToPath(new URL('./fixtures/validate/', import.meta.url));
 const VERSION: string = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version;
 
@@ -23,19 +20,11 @@ interface Expected {
   text: string;
 }
 
-/** Runs the CLI in-process; returns the exit code and what it printed. */
-async function run(argv: string[], cwd = FIXTURES, env: NodeJS.ProcessEnv = process.env) {
-  let stdout = '';
-  let stderr = '';
-  const code = await cli(argv, { stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), cwd, env });
-  return { code, stdout, stderr };
-}
+/** Runs the CLI in-process (in the fixtures folder unless told); returns the exit code and what it printed. */
+const run = (argv: string[], cwd = FIXTURES) => runCli(argv, cwd);
 
 /** Runs the built bin as a child process. */
-function spawn(argv: string[], cwd = FIXTURES) {
-  const r = spawnSync(process.execPath, [BIN, ...argv], { cwd, encoding: 'utf8', timeout: 15_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const spawn = (argv: string[], cwd = FIXTURES) => sockey(argv, cwd);
 
 const lines = (text: string) => text.split('\n').filter((l) => l !== '');
 
@@ -172,9 +161,9 @@ routes:
 describe.each(['sqlite', 'mysql'] as const)('sockey validate --db against %s', (driver) => {
   let app: ReturnType<typeof tempApp>;
   let drop: (() => Promise<void>) | undefined;
+  let database = 'database: { driver: sqlite, file: ./data/app.db, schema: [./schema.sql] }';
 
   beforeAll(async () => {
-    let database = 'database: { driver: sqlite, file: ./data/app.db, schema: [./schema.sql] }';
     if (driver === 'mysql') {
       const db = await createTestDatabase();
       drop = db.drop;
@@ -211,11 +200,16 @@ describe.each(['sqlite', 'mysql'] as const)('sockey validate --db against %s', (
   });
 
   it('passes --db once the statements are right', async () => {
-    app.write('sockey.yaml', readFileSync(path.join(app.dir, 'sockey.yaml'), 'utf8').replace('nmae', 'name').replace('agee', 'age'));
-    const r = await run(['validate', '--db'], app.dir);
-    expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
-    expect(lines(r.stdout)).toEqual([expect.stringMatching(new RegExp(`^sockey\\.yaml: ok \\(3 routes.*${driver}, SQL checked against the database\\)$`))]);
+    // A folder of its own (the same database): the other tests keep their typos.
+    const fixed = tempApp({ 'sockey.yaml': typoManifest(database).replace('nmae', 'name').replace('agee', 'age'), 'schema.sql': DB_SCHEMA[driver] });
+    try {
+      const r = await run(['validate', '--db'], fixed.dir);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(lines(r.stdout)).toEqual([expect.stringMatching(new RegExp(`^sockey\\.yaml: ok \\(3 routes.*${driver}, SQL checked against the database\\)$`))]);
+    } finally {
+      fixed.cleanup();
+    }
   });
 });
 

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import type { Socket as ClientSocket } from 'socket.io-client';
 import { sleep } from './util.js';
 
@@ -19,12 +20,29 @@ export function record(socket: ClientSocket): Array<{ event: string; payload: un
   return seen;
 }
 
-/** Polls `check` until it returns true, or fails after `timeoutMs`. */
-export async function until(check: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
+/**
+ * Calls `probe` until `accept` holds for what it returned (a probe that throws
+ * is tried again), and resolves with that value; fails after `timeoutMs` with
+ * the last value or error seen. For state that has no event to wait on (a log
+ * line, a server-side map, a file watcher's reload): never to prove that
+ * nothing happened.
+ */
+export async function eventually<T>(probe: () => Promise<T> | T, accept: (v: T) => boolean, what: string, timeoutMs = 5000, everyMs = 10): Promise<T> {
   const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
+  let last: { value?: T; error?: unknown };
+  for (;;) {
+    try {
+      const value = await probe();
+      last = { value };
+      if (accept(value)) return value;
+    } catch (error) {
+      last = { error };
+    }
+    if (Date.now() > end) {
+      const seen = 'error' in last ? inspect(last.error) : JSON.stringify(last.value);
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${seen}`);
+    }
+    await sleep(everyMs);
   }
 }
 

@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import type { Socket as ClientSocket } from 'socket.io-client';
+import { eventually } from './flow.js';
 import { call, sleep, type TestServer } from './util.js';
 
 type LogLine = Record<string, unknown>;
@@ -15,29 +16,6 @@ export const rejectedLines = (t: TestServer): string[] => t.logs.lines.map(msg).
 
 /** Log lines at a level (pino: 30 info, 40 warn, 50 error) from index `from` on. */
 export const linesAt = (t: TestServer, level: number, from = 0): string[] => t.logs.lines.slice(from).filter((l) => l.level === level).map(msg);
-
-/**
- * Calls `probe` until `accept` holds, or fails after `timeoutMs` with the last
- * value seen. For "the new version is live" checks, instead of fixed sleeps.
- */
-export async function eventually<T>(probe: () => Promise<T> | T, accept: (v: T) => boolean, what: string, timeoutMs = 5000, everyMs = 15): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: { value?: T; error?: unknown } = {};
-  for (;;) {
-    try {
-      const value = await probe();
-      last = { value };
-      if (accept(value)) return value;
-    } catch (error) {
-      last = { error };
-    }
-    if (Date.now() > end) {
-      const seen = 'error' in last && last.error ? String(last.error) : JSON.stringify(last.value);
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${seen}`);
-    }
-    await sleep(everyMs);
-  }
-}
 
 /** Polls `event` (acked) until its envelope deep-equals `expected`; returns it. */
 export function untilReply(socket: ClientSocket, event: string, payload: unknown, expected: unknown, what = `${event} to answer ${JSON.stringify(expected)}`, timeoutMs = 5000) {
