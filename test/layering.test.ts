@@ -82,7 +82,11 @@ describe('layering of src/', () => {
     expect(graph.get('index.ts')!.filter((i) => !i.startsWith('core/'))).toEqual([]);
     const reached = new Set<string>();
     const walk = (f: string) => {
-      for (const next of graph.get(f) ?? []) if (!reached.has(next)) reached.add(next), walk(next);
+      for (const next of graph.get(f) ?? []) {
+        if (reached.has(next)) continue;
+        reached.add(next);
+        walk(next);
+      }
     };
     walk('index.ts');
     expect([...reached].filter((f) => !f.startsWith('core/'))).toEqual([]);

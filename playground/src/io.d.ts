@@ -4,8 +4,9 @@
 interface IoSocket {
   readonly id: string | undefined;
   readonly connected: boolean;
-  on(event: string, listener: (...args: any[]) => void): IoSocket;
-  off(event: string, listener?: (...args: any[]) => void): IoSocket;
+  // Listeners take what the server sent: each caller narrows it.
+  on(event: string, listener: (...args: never[]) => void): IoSocket;
+  off(event: string, listener?: (...args: never[]) => void): IoSocket;
   onAny(listener: (event: string, ...args: unknown[]) => void): IoSocket;
   emit(event: string, ...args: unknown[]): IoSocket;
   timeout(ms: number): IoSocket;

@@ -5,9 +5,10 @@ const TOKEN = /("(?:\\.|[^"\\])*")(\s*:)?|\b(true|false|null)\b|(-?\d+(?:\.\d+)?
 export function prettyJson(value: unknown): string {
   if (value === undefined) return 'undefined';
   try {
-    return JSON.stringify(value, null, 2) ?? String(value);
+    // JSON.stringify answers undefined for functions and symbols: name their type instead.
+    return JSON.stringify(value, null, 2) ?? typeof value;
   } catch {
-    return String(value);
+    return '(not JSON: a cycle or a BigInt)';
   }
 }
 

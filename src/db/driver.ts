@@ -53,7 +53,8 @@ export function toSqlValue(v: unknown): SqlValue {
  * message. The driver's error stays in `cause` for the server log.
  */
 export function dbError(cause: unknown): SockeyError {
-  const code = String((cause as { code?: unknown })?.code ?? '');
+  const raw = (cause as { code?: unknown })?.code;
+  const code = typeof raw === 'string' ? raw : '';
   const constraint = /CONSTRAINT|DUP_ENTRY|ER_NO_REFERENCED_ROW|ER_ROW_IS_REFERENCED/.test(code);
   const e = new SockeyError('DB_ERROR', constraint ? 'Database error: a constraint was violated.' : 'Database error.', constraint ? { reason: 'constraint' } : undefined);
   (e as { cause?: unknown }).cause = cause;

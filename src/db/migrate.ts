@@ -13,7 +13,7 @@ export async function migrate(db: Driver, files: readonly string[]): Promise<str
     try {
       await db.exec(script);
     } catch (e) {
-      throw new Error(`${file}: ${(e as Error).message}`);
+      throw new Error(`${file}: ${(e as Error).message}`, { cause: e });
     }
     applied.push(file);
   }

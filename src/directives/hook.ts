@@ -10,7 +10,7 @@ import type { DirectiveContext, LoadedHook } from './context.js';
 export function compileHook(spec: string | HookFunctionRef, loaded: LoadedHook | undefined, query: SharedQuery, ctx: DirectiveContext): (call: Call) => unknown {
   const fn = typeof spec === 'string' ? loaded?.fn : spec.fn;
   if (!fn) {
-    ctx.sink.error('HOOK', [...ctx.at, 'hook'], loaded?.error ?? `hook ${String(spec)} was not loaded`);
+    ctx.sink.error('HOOK', [...ctx.at, 'hook'], loaded?.error ?? `hook ${typeof spec === 'string' ? spec : spec.builtin} was not loaded`);
     return () => {
       throw new Error('hook not loaded');
     };

@@ -71,6 +71,7 @@ function join(parts: ReadonlyArray<string | ((view: TemplateView) => unknown)>, 
     if (typeof p === 'string') out += p;
     else {
       const v = p(view);
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- what mustache renders for any value
       if (v !== null && v !== undefined) out += String(v);
     }
   }

@@ -133,7 +133,7 @@ export class SockeyServer {
     if (this.closed) return;
     this.closed = true;
     for (const state of this.states.values()) state.dispose();
-    await new Promise<void>((resolve) => this.io.close(() => resolve()));
+    await new Promise<void>((resolve) => void this.io.close(() => resolve()));
     await this.db.close();
   }
 }

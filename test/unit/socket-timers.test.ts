@@ -7,14 +7,13 @@ import { SocketTimers } from '../../src/core/timers.js';
  * after it has run, the cleared one would have run before.
  */
 
-const made: NodeJS.Timeout[] = [];
+const made: SocketTimers[] = [];
 afterEach(() => {
-  for (const t of made.splice(0)) clearTimeout(t);
+  for (const t of made.splice(0)) t.clearAll();
 });
 
-/** A timer that records its name in `fired` after `ms`. */
-function timer(fired: string[], name: string, ms = 5): NodeJS.Timeout {
-  const t = setTimeout(() => fired.push(name), ms);
+function socketTimers(): SocketTimers {
+  const t = new SocketTimers();
   made.push(t);
   return t;
 }
@@ -23,93 +22,83 @@ function timer(fired: string[], name: string, ms = 5): NodeJS.Timeout {
 const later = (ms = 5) => new Promise<void>((resolve) => setTimeout(resolve, ms + 5));
 
 describe('SocketTimers', () => {
-  it('replace() starts a route\'s timers, tracked by the route; starting it again clears the old ones', async () => {
-    const timers = new SocketTimers();
+  it('after() fires once and leaves the set; every() repeats until cleared', async () => {
+    const timers = socketTimers();
     const fired: string[] = [];
-    timers.replace('tick', (track) => {
-      track(timer(fired, 'first a'));
-      track(timer(fired, 'first b'));
-    });
+    timers.after('once', 5, () => fired.push('once'));
+    timers.every('tick', 2, () => fired.push('tick'));
     expect(timers.count()).toBe(2);
+    expect(timers.routes().sort()).toEqual(['once', 'tick']);
+    await later(10);
+    expect(fired.filter((f) => f === 'once')).toEqual(['once']);
+    expect(fired.filter((f) => f === 'tick').length).toBeGreaterThan(1);
     expect(timers.routes()).toEqual(['tick']);
-    timers.replace('tick', (track) => track(timer(fired, 'second')));
+    timers.clear('tick');
+    const ticks = fired.length;
+    await later();
+    expect(fired.length).toBe(ticks);
+    expect(timers.count()).toBe(0);
+  });
+
+  it('clear() of a key stops all of its timers (a route started again), others run on', async () => {
+    const timers = socketTimers();
+    const fired: string[] = [];
+    timers.after('tick', 5, () => fired.push('first a'));
+    timers.after('tick', 5, () => fired.push('first b'));
+    timers.after('hook:x', 5, () => fired.push('hook'));
+    timers.clear('tick');
+    timers.after('tick', 5, () => fired.push('second'));
+    timers.clear('no such key');
+    await later();
+    expect(fired.sort()).toEqual(['hook', 'second']);
+  });
+
+  it('remove() stops one timer', async () => {
+    const timers = socketTimers();
+    const fired: string[] = [];
+    const a = timers.after('hook:x', 5, () => fired.push('a'))!;
+    timers.after('hook:x', 5, () => fired.push('b'));
+    timers.remove('hook:x', a);
     expect(timers.count()).toBe(1);
     await later();
-    expect(fired).toEqual(['second']);
+    expect(fired).toEqual(['b']);
   });
 
-  it('untrack() forgets a timer that is done: the route is no longer listed', () => {
-    const timers = new SocketTimers();
-    let untrackIt: (t: NodeJS.Timeout) => void = () => {};
-    const t = timer([], 'x', 1000);
-    timers.replace('once', (track, untrack) => {
-      track(t);
-      untrackIt = untrack;
-    });
-    expect(timers.routes()).toEqual(['once']);
-    untrackIt(t);
-    expect(timers.count()).toBe(0);
-    expect(timers.routes()).toEqual([]);
-  });
-
-  it('add() adds under a key without clearing the others; remove() clears one', async () => {
-    const timers = new SocketTimers();
+  it('clearSignedIn() clears only the keys started as the user', async () => {
+    const timers = socketTimers();
     const fired: string[] = [];
-    const a = timer(fired, 'a');
-    timers.add('hook:x', a);
-    timers.add('hook:x', timer(fired, 'b'));
-    timers.replace('tick', (track) => track(timer(fired, 'tick')));
-    expect(timers.count()).toBe(3);
-    timers.remove('hook:x', a);
-    expect(timers.count()).toBe(2);
-    expect(timers.routes().sort()).toEqual(['hook:x', 'tick']);
-    await later();
-    expect(fired.sort()).toEqual(['b', 'tick']);
-  });
-
-  it('clear() clears one route; clearSignedIn() only the routes started as the user', async () => {
-    const timers = new SocketTimers();
-    const fired: string[] = [];
-    timers.replace('guest', (track) => track(timer(fired, 'guest')));
-    timers.replace('mine', (track) => track(timer(fired, 'mine')), true);
-    timers.add('hook:mine', timer(fired, 'hook mine'), true);
-    timers.add('hook:guest', timer(fired, 'hook guest'));
-    timers.replace('gone', (track) => track(timer(fired, 'gone')));
-    timers.clear('gone');
-    timers.clear('no such route');
-    expect(timers.routes().sort()).toEqual(['guest', 'hook:guest', 'hook:mine', 'mine']);
+    timers.after('guest', 5, () => fired.push('guest'));
+    timers.after('mine', 5, () => fired.push('mine'), true);
+    timers.every('hook:mine', 2, () => fired.push('hook mine'), true);
+    timers.after('hook:guest', 5, () => fired.push('hook guest'));
     timers.clearSignedIn();
     expect(timers.routes().sort()).toEqual(['guest', 'hook:guest']);
     await later();
     expect(fired.sort()).toEqual(['guest', 'hook guest']);
   });
 
-  it('a route started again as a guest is no longer cleared by a sign-out... unless started as the user again', () => {
-    const timers = new SocketTimers();
-    timers.replace('r', (track) => track(timer([], 'as user', 1000)), true);
-    timers.replace('r', (track) => track(timer([], 'as guest', 1000)));
+  it('a key cleared and started again as a guest is not cleared by a sign-out... unless started as the user again', () => {
+    const timers = socketTimers();
+    timers.after('r', 1000, () => undefined, true);
+    timers.clear('r');
+    timers.after('r', 1000, () => undefined);
     timers.clearSignedIn();
     expect(timers.routes()).toEqual(['r']);
-    timers.replace('r', (track) => track(timer([], 'as user again', 1000)), true);
+    timers.after('r', 1000, () => undefined, true);
     timers.clearSignedIn();
     expect(timers.routes()).toEqual([]);
   });
 
-  it('clearAll() (a disconnect) clears everything, and what comes later is cleared at once', async () => {
-    const timers = new SocketTimers();
+  it('clearAll() (a disconnect) clears everything, and what comes later does not start', async () => {
+    const timers = socketTimers();
     const fired: string[] = [];
-    timers.replace('tick', (track) => track(timer(fired, 'tick')));
-    timers.add('hook:x', timer(fired, 'hook'), true);
+    timers.every('tick', 2, () => fired.push('tick'));
+    timers.after('hook:x', 5, () => fired.push('hook'), true);
     timers.clearAll();
     expect(timers.count()).toBe(0);
     // A message that was under way when the socket went: its timers must not outlive it.
-    let started = false;
-    timers.replace('late', (track) => {
-      started = true;
-      track(timer(fired, 'late'));
-    });
-    expect(started).toBe(false);
-    timers.add('hook:late', timer(fired, 'late hook'));
+    expect(timers.after('late', 1, () => fired.push('late'))).toBeUndefined();
+    expect(timers.every('late', 1, () => fired.push('late'))).toBeUndefined();
     expect(timers.count()).toBe(0);
     await later();
     expect(fired).toEqual([]);
