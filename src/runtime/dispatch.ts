@@ -3,7 +3,7 @@ import type { Server, Socket } from 'socket.io';
 import type { RouteTable } from '../compile/table.js';
 import type { Call, Route } from '../core/route.js';
 import type { Clock } from '../core/clock.js';
-import type { Identify } from '../pipeline/plugin.js';
+import type { Identify, Identity } from '../pipeline/plugin.js';
 import { clientAddress } from './client-address.js';
 import { dataEnvelope, errorEnvelope, toErrorEnvelope } from '../core/envelope.js';
 import { SockeyError } from '../core/errors.js';
@@ -36,62 +36,116 @@ export function attachDispatcher(target: DispatchTarget, states: Map<string, Soc
       state.dispose();
       states.delete(socket.id);
     });
-    socket.onAny((event: string, ...args: unknown[]) => {
-      void handle(target, socket, state, event, args);
+    /* eslint-disable prefer-rest-params -- `arguments`, not a rest array: no allocation per message */
+    socket.onAny(function onMessage(event: string) {
+      // The ack, when given, comes last.
+      const n = arguments.length;
+      const last: unknown = n > 1 ? arguments[n - 1] : undefined;
+      const ack = typeof last === 'function' ? (last as Ack) : undefined;
+      const payload: unknown = n > 1 && arguments[1] !== ack ? arguments[1] : undefined;
+      handle(target, socket, state, event, payload, ack);
     });
+    /* eslint-enable prefer-rest-params */
     if (target.onConnection) {
       Promise.resolve(target.onConnection(socket, state)).catch((e) => target.log.warn({ err: (e as Error).message }, 'connection setup failed'));
     }
   });
 }
 
-async function handle(target: DispatchTarget, socket: Socket, state: SocketState, event: string, args: unknown[]): Promise<void> {
+/**
+ * One message, in steps that run synchronously until one of them (identify,
+ * the action, a join) answers a promise; only then does the rest wait. A
+ * route with a synchronous action (a reply, SQLite) never touches the
+ * microtask queue. Any failure becomes the caller's error envelope.
+ */
+function handle(target: DispatchTarget, socket: Socket, state: SocketState, event: string, payload: unknown, ack: Ack | undefined): void {
   // One table per message: a reload mid-message never mixes versions.
   const table = target.table;
-  const last = args[args.length - 1];
-  const ack = typeof last === 'function' ? (last as Ack) : undefined;
   const route = table.routes.get(event);
   if (!route) {
     if (ack) ack(errorEnvelope('UNKNOWN_EVENT', `Unknown event "${event}".`));
     return;
   }
-  let payload = args[0] === ack ? undefined : args[0];
   const call: Call = { event, params: EMPTY, auth: null, socket, state, io: target.io, log: target.log, route, view: undefined };
   table.load.inflight++;
+  let pending: void | Promise<void> = undefined;
   try {
-    if (route.auth !== 'none') {
-      // Synchronous for a signed-in socket whose token is fresh: no await on the common path.
-      let who = target.identify(call, payload);
-      if (who instanceof Promise) who = await who;
-      call.auth = who.user;
-      payload = who.payload;
-      if (route.auth === 'required' && !call.auth) throw new SockeyError('UNAUTHORIZED', 'Not signed in.');
-    }
-    if (route.rateLimit) {
-      const wait = route.rateLimit.take(call, target.clock.now());
-      if (wait > 0) throw new SockeyError('RATE_LIMITED', 'Too many requests, slow down.', { retryAfterMs: wait });
-    }
-    call.params = route.validate(payload);
-    for (const check of route.roomChecks) check(call);
-    let res = route.action(call);
-    if (res instanceof Promise) res = await res;
-    // The in-memory adapter joins synchronously; a cluster adapter may return a promise.
-    for (const room of route.join) {
-      const joined = socket.join(room(call, res));
-      if (joined instanceof Promise) await joined;
-    }
-    for (const room of route.leave) {
-      const left = socket.leave(room(call, res));
-      if (left instanceof Promise) await left;
-    }
-    reply(call, route, res, ack);
-    // A reload during the action may have removed or changed the route: its timers must not start.
-    if (route.timers.length && target.table.routes.get(event) === route) startRouteTimers(call, route);
+    pending = identified(target, call, route, payload, ack);
   } catch (e) {
     fail(call, route, e, ack);
-  } finally {
-    table.load.inflight--;
   }
+  if (!(pending instanceof Promise)) {
+    table.load.inflight--;
+    return;
+  }
+  pending.then(
+    () => {
+      table.load.inflight--;
+    },
+    (e: unknown) => {
+      table.load.inflight--;
+      try {
+        fail(call, route, e, ack);
+      } catch (err) {
+        call.log.error({ event, err: (err as Error)?.message }, 'could not answer a failed message');
+      }
+    },
+  );
+}
+
+function identified(target: DispatchTarget, call: Call, route: Route, payload: unknown, ack: Ack | undefined): void | Promise<void> {
+  if (route.auth === 'none') return checked(target, call, route, payload, ack);
+  // Synchronous for a signed-in socket whose token is fresh.
+  const who = target.identify(call, payload);
+  if (who instanceof Promise) return who.then((w) => withUser(target, call, route, w, ack));
+  return withUser(target, call, route, who, ack);
+}
+
+function withUser(target: DispatchTarget, call: Call, route: Route, who: Identity, ack: Ack | undefined): void | Promise<void> {
+  call.auth = who.user;
+  if (route.auth === 'required' && !call.auth) throw new SockeyError('UNAUTHORIZED', 'Not signed in.');
+  return checked(target, call, route, who.payload, ack);
+}
+
+function checked(target: DispatchTarget, call: Call, route: Route, payload: unknown, ack: Ack | undefined): void | Promise<void> {
+  if (route.rateLimit) {
+    const wait = route.rateLimit.take(call, target.clock.now());
+    if (wait > 0) throw new SockeyError('RATE_LIMITED', 'Too many requests, slow down.', { retryAfterMs: wait });
+  }
+  call.params = route.validate(payload);
+  for (const check of route.roomChecks) check(call);
+  const res = route.action(call);
+  if (res instanceof Promise) return res.then((r: unknown) => acted(target, call, route, r, ack));
+  return acted(target, call, route, res, ack);
+}
+
+function acted(target: DispatchTarget, call: Call, route: Route, res: unknown, ack: Ack | undefined): void | Promise<void> {
+  if (route.join.length || route.leave.length) {
+    const moved = joinAndLeave(call, route, res);
+    if (moved) return moved.then(() => answered(target, call, route, res, ack));
+  }
+  answered(target, call, route, res, ack);
+}
+
+/** The in-memory adapter joins synchronously; a cluster adapter may answer promises, which are then awaited in order. */
+function joinAndLeave(call: Call, route: Route, res: unknown): Promise<void> | undefined {
+  const steps: Array<() => void | Promise<void>> = [...route.join.map((room) => () => call.socket.join(room(call, res))), ...route.leave.map((room) => () => call.socket.leave(room(call, res)))];
+  for (let i = 0; i < steps.length; i++) {
+    const r = steps[i]!();
+    if (r instanceof Promise) {
+      return (async () => {
+        await r;
+        for (let k = i + 1; k < steps.length; k++) await steps[k]!();
+      })();
+    }
+  }
+  return undefined;
+}
+
+function answered(target: DispatchTarget, call: Call, route: Route, res: unknown, ack: Ack | undefined): void {
+  reply(call, route, res, ack);
+  // A reload during the action may have removed or changed the route: its timers must not start.
+  if (route.timers.length && target.table.routes.get(call.event) === route) startRouteTimers(call, route);
 }
 
 function reply(call: Call, route: Route, res: unknown, ack: Ack | undefined): void {
