@@ -29,7 +29,8 @@ const DB = `database: { driver: sqlite, file: ./data/app.db, schema: [./schema.s
 describe('reply', () => {
   let t: TestServer;
   beforeAll(async () => {
-    t = await startServer(`
+    t = await startServer(
+      `
 version: 1
 ${DB}
 routes:
@@ -58,7 +59,9 @@ routes:
   raw:
     params: { type: object, properties: { name: { type: string } }, required: [name] }
     reply: { triple: "{{{params.name}}}!", double: "{{params.name}}!", exact: "{{params.name}}" }
-`, { 'schema.sql': SCHEMA });
+`,
+      { 'schema.sql': SCHEMA },
+    );
   });
   afterAll(() => t?.close());
 
@@ -106,7 +109,8 @@ describe('sql', () => {
   let t: TestServer;
   // A fresh database per test: the first one counts ids from an empty table.
   beforeEach(async () => {
-    t = await startServer(`
+    t = await startServer(
+      `
 version: 1
 ${DB}
 routes:
@@ -156,7 +160,9 @@ routes:
       - INSERT INTO dropped (what) VALUES (:what)
   log.list:
     sql: SELECT what FROM log
-`, { 'schema.sql': SCHEMA, 'queries/by-prefix.sql': "-- notes whose body starts with :prefix\nSELECT body FROM notes\nWHERE body LIKE :prefix || '%'\nORDER BY id;\n" });
+`,
+      { 'schema.sql': SCHEMA, 'queries/by-prefix.sql': "-- notes whose body starts with :prefix\nSELECT body FROM notes\nWHERE body LIKE :prefix || '%'\nORDER BY id;\n" },
+    );
     // The start prepares every statement, so the table goes away once the server runs.
     const db = new Database(path.join(t.dir, 'data/app.db'));
     db.exec('DROP TABLE dropped');
@@ -173,7 +179,13 @@ routes:
     expect(await call(a, 'notes.add', { body: 'first' })).toEqual(ok({ affectedRows: 1, insertId: 1 }));
     expect(await call(a, 'notes.addAffected', { body: 'second' })).toEqual(ok({ affectedRows: 1, insertId: 2 }));
     expect(await call(a, 'notes.addNone', { body: 'third' })).toEqual(ok(null));
-    expect(await call(a, 'notes.list', {})).toEqual(ok([{ id: 1, body: 'first' }, { id: 2, body: 'second' }, { id: 3, body: 'third' }]));
+    expect(await call(a, 'notes.list', {})).toEqual(
+      ok([
+        { id: 1, body: 'first' },
+        { id: 2, body: 'second' },
+        { id: 3, body: 'third' },
+      ]),
+    );
     expect(await call(a, 'notes.find', { id: 2 })).toEqual(ok({ id: 2, body: 'second' }));
     expect(await call(a, 'notes.count', {})).toEqual(ok(3));
     expect(await call(a, 'notes.countRows', {})).toEqual(ok([{ n: 3 }]));
@@ -252,7 +264,8 @@ export function duck(): never {
 }
 `;
   beforeAll(async () => {
-    t = await startServer(`
+    t = await startServer(
+      `
 version: 1
 ${DB}
 routes:
@@ -290,7 +303,9 @@ routes:
     hook: ./hooks/probe.ts#inspect
     params: { type: object, properties: { name: { type: string } } }
     reply: { who: "{{res.params.name}}", event: "{{res.event}}" }
-`, { 'schema.sql': SCHEMA, 'hooks/probe.ts': hooks });
+`,
+      { 'schema.sql': SCHEMA, 'hooks/probe.ts': hooks },
+    );
   });
   afterAll(() => t?.close());
 
@@ -368,13 +383,16 @@ describe('hook given without #export', () => {
   // The folder has no package.json, so tsx loads the module as CommonJS: its
   // default export must still be found.
   it('calls the default export', async () => {
-    const t = await startServer(`
+    const t = await startServer(
+      `
 version: 1
 ${DB}
 routes:
   fallback:
     hook: ./hooks/default.ts
-`, { 'schema.sql': SCHEMA, 'hooks/default.ts': "export function other() { return 'other'; }\nexport default function fallback() { return 'from the default export'; }\n" });
+`,
+      { 'schema.sql': SCHEMA, 'hooks/default.ts': "export function other() { return 'other'; }\nexport default function fallback() { return 'from the default export'; }\n" },
+    );
     try {
       const a = await t.client();
       expect(await call(a, 'fallback', {})).toEqual(ok('from the default export'));

@@ -129,7 +129,9 @@ describe.each(DRIVERS)('built-in auth on %s', (driver) => {
     expect(await call(await t.client(), 'auth', { type: 'register', user: { name, email: emailOf(name), password: keep(pw()) } })).toMatchObject({ code: 'CONFLICT' });
     const refused = { name: uname('Sec'), email: 'x@example.com' };
     expect(await call(await t.client(), 'auth', { type: 'register', user: { ...refused, password: keep(lettersOnly()) } })).toMatchObject({ code: 'VALIDATION' });
-    expect(await call(await t.client(), 'auth', { type: 'register', user: { ...refused, password: keep(`${'é'.repeat(36)}1!${randomBytes(4).toString('hex')}`) } })).toMatchObject({ code: 'VALIDATION' });
+    expect(await call(await t.client(), 'auth', { type: 'register', user: { ...refused, password: keep(`${'é'.repeat(36)}1!${randomBytes(4).toString('hex')}`) } })).toMatchObject({
+      code: 'VALIDATION',
+    });
     // Logins: a wrong password, then right ones.
     const b = await t.client();
     expect(await call(b, 'auth', { type: 'login', user: { name, password: keep(pw()) } })).toEqual(unauthorized('Wrong name or password.'));
@@ -417,7 +419,11 @@ describe.each(DRIVERS)('built-in auth on %s', (driver) => {
       expect(await call(h2, 'keytest', {})).toEqual(ok({ name, id }));
 
       // A bad token (or a good token under another name) is refused on auth_error, and the socket stays anonymous.
-      for (const creds of [{ name, token: `${token.slice(0, -2)}xx` }, { name: uname('other'), token }, { name, token: '' }]) {
+      for (const creds of [
+        { name, token: `${token.slice(0, -2)}xx` },
+        { name: uname('other'), token },
+        { name, token: '' },
+      ]) {
         // Listening before the connection exists, so the refusal cannot be missed.
         const s = io(t.url, { transports: ['websocket'], forceNew: true, reconnection: false, autoConnect: false, auth: creds });
         try {
@@ -567,7 +573,14 @@ describe.each(DRIVERS)('built-in auth on %s', (driver) => {
       expect(await call(viaKey, 'keytest', { user: { name, key: token } })).toMatchObject(ok({ name }));
 
       const seen = [a1, a2, a3, b, anon, viaKey].map(record);
-      const [s1, s2, s3, sb, sAnon, sKey] = seen as [ReturnType<typeof record>, ReturnType<typeof record>, ReturnType<typeof record>, ReturnType<typeof record>, ReturnType<typeof record>, ReturnType<typeof record>];
+      const [s1, s2, s3, sb, sAnon, sKey] = seen as [
+        ReturnType<typeof record>,
+        ReturnType<typeof record>,
+        ReturnType<typeof record>,
+        ReturnType<typeof record>,
+        ReturnType<typeof record>,
+        ReturnType<typeof record>,
+      ];
       // a3 authenticated in the handshake: let that finish before it must be in the room.
       expect(await call(a3, 'keytest', {})).toMatchObject({ ok: true });
 

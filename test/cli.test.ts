@@ -99,7 +99,10 @@ describe('sockey serve (child process)', () => {
   });
 
   it('a port in use exits 1 with a clear message, before the database is created or migrated', async () => {
-    const a = app({ 'sockey.yaml': ECHO.replace('database: { driver: sqlite, file: ./data/app.db }', 'database: { driver: sqlite, file: ./data/app.db, schema: [./schema.sql], migrate: true }'), 'schema.sql': 'CREATE TABLE IF NOT EXISTS notes (body TEXT);\n' });
+    const a = app({
+      'sockey.yaml': ECHO.replace('database: { driver: sqlite, file: ./data/app.db }', 'database: { driver: sqlite, file: ./data/app.db, schema: [./schema.sql], migrate: true }'),
+      'schema.sql': 'CREATE TABLE IF NOT EXISTS notes (body TEXT);\n',
+    });
     const busy = createServer();
     await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', () => resolve()));
     cleanups.push(() => new Promise((resolve) => busy.close(resolve)));
@@ -328,7 +331,15 @@ describe('the default app', () => {
     const list = await call(alice, 'messages.list', { room: 'lobby' });
     expect(list).toEqual(ok([{ ...row, id: 2, body: 'second' }, row]));
     expect(await call(alice, 'messages.list', { room: 'lobby', limit: 1 })).toEqual(ok([{ ...row, id: 2, body: 'second' }]));
-    expect(await call(alice, 'stats', {})).toEqual(ok({ rooms: [{ room: 'elsewhere', messages: 1 }, { room: 'lobby', messages: 2 }], total: 3 }));
+    expect(await call(alice, 'stats', {})).toEqual(
+      ok({
+        rooms: [
+          { room: 'elsewhere', messages: 1 },
+          { room: 'lobby', messages: 2 },
+        ],
+        total: 3,
+      }),
+    );
 
     expect(await call(alice, 'example', {})).toEqual(ok({ message: 'Received Example Request' }));
     await flush(bob);

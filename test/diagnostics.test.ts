@@ -96,7 +96,7 @@ routes:
     const { default: Database } = await import('better-sqlite3');
     const file = path.join(a.dir, 'app.db');
     const seed = new Database(file);
-    seed.exec("CREATE TABLE people (id INTEGER PRIMARY KEY); INSERT INTO people VALUES (1);");
+    seed.exec('CREATE TABLE people (id INTEGER PRIMARY KEY); INSERT INTO people VALUES (1);');
     seed.close();
     const before = readFileSync(file);
     const listing = readdirSync(a.dir).sort();
@@ -124,7 +124,7 @@ routes:
     expect(r.lines).toEqual([expect.stringMatching(/^sockey\.yaml:5:11 routes\.c\.emit: invalid value: expected who receives the reply/), 'sockey.yaml: 1 problem']);
   });
 
-  it('problems inside `sql: ./file.sql` point at the SQL file\'s own line:col', async () => {
+  it("problems inside `sql: ./file.sql` point at the SQL file's own line:col", async () => {
     const a = app({
       'sockey.yaml': 'version: 1\nroutes:\n  list:\n    params: { type: object, properties: { room: { type: string } } }\n    sql: ./queries/list.sql\n',
       'queries/list.sql': '-- messages of a room\nSELECT id\n  FROM messages\n  WHERE room = :rom AND x = :auth.id;\n',
@@ -139,7 +139,7 @@ routes:
 });
 
 describe('hook modules that do not compile', () => {
-  it('validate prints the TypeScript error with the hook\'s file:line:col', async () => {
+  it("validate prints the TypeScript error with the hook's file:line:col", async () => {
     const a = app({
       'sockey.yaml': 'version: 1\nroutes:\n  x:\n    hook: ./hooks/bad.ts#f\n',
       'hooks/bad.ts': 'export function f(ctx: unknown) {\n  return { out: 1 ;\n}\n',
@@ -191,7 +191,9 @@ routes:
   });
 
   it('templates over an open schema (no params, or no additionalProperties: false) read any name: serve starts and answers', async () => {
-    t = await startServer('version: 1\ndatabase: { file: ./db.sqlite }\nroutes:\n  tag:\n    reply: { tag: "{{params.tag}}" }\n  open:\n    params: { type: object, properties: { a: { type: integer } } }\n    reply: { b: "{{params.b}}" }\n');
+    t = await startServer(
+      'version: 1\ndatabase: { file: ./db.sqlite }\nroutes:\n  tag:\n    reply: { tag: "{{params.tag}}" }\n  open:\n    params: { type: object, properties: { a: { type: integer } } }\n    reply: { b: "{{params.b}}" }\n',
+    );
     const s = await t.client();
     expect(await call(s, 'tag', { tag: 'x' })).toEqual({ ok: true, err: false, res: { tag: 'x' } });
     expect(await call(s, 'open', { b: 'y' })).toEqual({ ok: true, err: false, res: { b: 'y' } });

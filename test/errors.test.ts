@@ -92,12 +92,7 @@ describe('error envelopes', () => {
     expect(Object.keys(r).sort()).toEqual(ERROR_KEYS);
     expect(r).toMatchObject({ ok: false, res: false, code: 'VALIDATION', err: expect.stringMatching(/room/) });
     expect(r.details).toHaveLength(2);
-    expect(r.details).toEqual(
-      expect.arrayContaining([
-        expect.objectContaining({ path: '/room', message: 'must be string' }),
-        expect.objectContaining({ path: '/limit', message: 'must be >= 1' }),
-      ]),
-    );
+    expect(r.details).toEqual(expect.arrayContaining([expect.objectContaining({ path: '/room', message: 'must be string' }), expect.objectContaining({ path: '/limit', message: 'must be >= 1' })]));
     const missing = await call(a, 'room.list', {});
     expect(missing).toMatchObject({ ok: false, res: false, code: 'VALIDATION' });
     expect(missing.details).toEqual([expect.objectContaining({ path: '', message: "must have required property 'room'" })]);

@@ -20,7 +20,11 @@ afterEach(async () => {
  * GET (or HEAD) with the path sent exactly as written: fetch() would resolve
  * `..` and `%2e%2e` segments itself before anything reached the server.
  */
-function raw(base: string, rawPath: string, options: { method?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+function raw(
+  base: string,
+  rawPath: string,
+  options: { method?: string; headers?: Record<string, string> } = {},
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   const { hostname, port } = new URL(base);
   return new Promise((resolve, reject) => {
     const req = request({ host: hostname, port, path: rawPath, method: options.method ?? 'GET', headers: options.headers }, (res) => {
@@ -50,7 +54,11 @@ describe('http next to socket.io', () => {
     try {
       const port = await freePort();
       const starting = SockeyServer.start({ cwd: app.dir, port, host: '127.0.0.1', log: memoryLogger().log, plugins: defaultPlugins() });
-      const early = await eventually(() => fetch(`http://127.0.0.1:${port}/healthz`), () => true, 'the port to be bound');
+      const early = await eventually(
+        () => fetch(`http://127.0.0.1:${port}/healthz`),
+        () => true,
+        'the port to be bound',
+      );
       expect(early.status).toBe(503);
       expect(early.headers.get('retry-after')).toBe('1');
       const server = await starting;
@@ -71,7 +79,10 @@ describe('http next to socket.io', () => {
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toMatch(/text\/html/);
     expect(await page.text()).toContain('/_sockey/app.js');
-    const info = (await (await fetch(`${t.url}/_sockey/routes.json`)).json()) as { routes: Array<{ event: string; builtin: boolean; paramsSchema: unknown; description?: string }>; auth: { event: string } };
+    const info = (await (await fetch(`${t.url}/_sockey/routes.json`)).json()) as {
+      routes: Array<{ event: string; builtin: boolean; paramsSchema: unknown; description?: string }>;
+      auth: { event: string };
+    };
     expect(info.auth.event).toBe('auth');
     const hello = info.routes.find((r) => r.event === 'hello')!;
     expect(hello).toMatchObject({ builtin: false, description: 'Says hello.', paramsSchema: { type: 'object', properties: { name: { type: 'string', default: 'world' } } } });
@@ -216,7 +227,14 @@ describe('static files are only what the folder means to publish', () => {
     const planted = [path.join(ROOT, 'playground/.sockey-test-secret'), path.join(ROOT, 'dist/playground/playground/src/.sockey-test-secret.js')];
     try {
       for (const f of planted) writeFileSync(f, 'planted-secret');
-      for (const p of ['/_sockey/.sockey-test-secret', '/_sockey/%2esockey-test-secret', '/_sockey/.sockey-test-secret.js', '/_sockey//.sockey-test-secret', '/_sockey/%2e%2e/package.json', '/_sockey/..%2fpackage.json']) {
+      for (const p of [
+        '/_sockey/.sockey-test-secret',
+        '/_sockey/%2esockey-test-secret',
+        '/_sockey/.sockey-test-secret.js',
+        '/_sockey//.sockey-test-secret',
+        '/_sockey/%2e%2e/package.json',
+        '/_sockey/..%2fpackage.json',
+      ]) {
         const r = await raw(t.url, p);
         expect.soft(r.status, p).toBe(404);
         expect.soft(r.body, p).not.toContain('planted-secret');
@@ -230,7 +248,7 @@ describe('static files are only what the folder means to publish', () => {
 });
 
 describe('logs', () => {
-  it('the server\'s logger redacts passwords, tokens, keys and URLs logged as fields, at the top level and one level down', async () => {
+  it("the server's logger redacts passwords, tokens, keys and URLs logged as fields, at the top level and one level down", async () => {
     // A hook logs what it was given through ctx.log: the logger the server was started with
     // (startServer's memoryLogger is createLogger's JSON format, its redaction included).
     const hook = `export function audit(ctx) {

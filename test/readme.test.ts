@@ -23,16 +23,31 @@ describe('README.md documents every code', () => {
     const documented = tableCodes(section('The wire protocol'));
     const codes = Object.keys(ERROR_CODES);
     expect(codes.length).toBeGreaterThan(5);
-    expect(codes.filter((c) => !documented.includes(c)), 'error codes missing from the README').toEqual([]);
-    expect(documented.filter((c) => !codes.includes(c)), 'README rows for codes that do not exist').toEqual([]);
+    expect(
+      codes.filter((c) => !documented.includes(c)),
+      'error codes missing from the README',
+    ).toEqual([]);
+    expect(
+      documented.filter((c) => !codes.includes(c)),
+      'README rows for codes that do not exist',
+    ).toEqual([]);
   });
 
   it('every diagnostic code (DIAGNOSTIC_CODES) appears in README.md, with a row under "The command line"', () => {
     const codes = Object.keys(DIAGNOSTIC_CODES);
     expect(codes.length).toBeGreaterThan(10);
-    expect(codes.filter((c) => !README.includes(`\`${c}\``)), 'diagnostic codes missing from the README').toEqual([]);
+    expect(
+      codes.filter((c) => !README.includes(`\`${c}\``)),
+      'diagnostic codes missing from the README',
+    ).toEqual([]);
     const documented = tableCodes(section('The command line'));
-    expect(codes.filter((c) => !documented.includes(c)), 'diagnostic codes without a row').toEqual([]);
-    expect(documented.filter((c) => !codes.includes(c)), 'README rows for diagnostic codes that do not exist').toEqual([]);
+    expect(
+      codes.filter((c) => !documented.includes(c)),
+      'diagnostic codes without a row',
+    ).toEqual([]);
+    expect(
+      documented.filter((c) => !codes.includes(c)),
+      'README rows for diagnostic codes that do not exist',
+    ).toEqual([]);
   });
 });

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { DIRECTIVES } from '../src/directives/registry.js';
 
 describe('the directive registry', () => {
-  it('owns every key a route may have (the schema\'s), each once; description compiles to nothing', () => {
+  it("owns every key a route may have (the schema's), each once; description compiles to nothing", () => {
     const schema = JSON.parse(readFileSync(new URL('../schema/sockey.schema.json', import.meta.url), 'utf8'));
     const routeKeys = Object.keys(schema.$defs.route.properties).sort();
     const owned = DIRECTIVES.flatMap((d) => d.keys as string[]);

@@ -81,7 +81,11 @@ describe.each(['sqlite', 'mysql'] as const)('reloads against the live database (
     const from = t.logs.lines.length;
     const bad = manifest(db.section, { ...routes, q: '{ sql: SELECT nmae FROM people, result: value }', n: '{ reply: 2 }' });
     await write('sockey.yaml', bad);
-    await eventually(() => rejectedLines(t).length, (k) => k === 1, 'the reload to be rejected');
+    await eventually(
+      () => rejectedLines(t).length,
+      (k) => k === 1,
+      'the reload to be rejected',
+    );
     const line = bad.split('\n').findIndex((l) => l.includes('nmae')) + 1;
     const col = bad.split('\n')[line - 1]!.indexOf('SELECT nmae') + 1;
     const errors = linesAt(t, 50, from);

@@ -109,7 +109,11 @@ describe('hot reload, in-process (watchServer)', () => {
     const from = t.logs.lines.length;
     const badText = manifest({ ...routes, hello: '{ params: { type: objekt }, reply: { v: 3 } }' });
     await write('sockey.yaml', badText);
-    await eventually(() => rejectedLines(t).length, (k) => k > rejected, 'the reload to be rejected');
+    await eventually(
+      () => rejectedLines(t).length,
+      (k) => k > rejected,
+      'the reload to be rejected',
+    );
     const errors = linesAt(t, 50, from);
     expect(errors.at(-1)).toBe('reload (sockey.yaml changed) rejected: the previous version keeps serving');
     const badLine = badText.split('\n').findIndex((l) => l.includes('objekt')) + 1;
@@ -139,7 +143,11 @@ describe('hot reload, in-process (watchServer)', () => {
     // A hook that no longer compiles is rejected like a bad manifest; its fix goes live.
     const rejectedBefore = rejectedLines(t).length;
     await write('hooks/greet.ts', 'export async function greet( {\n');
-    await eventually(() => rejectedLines(t).length, (k) => k > rejectedBefore, 'the broken hook to be rejected');
+    await eventually(
+      () => rejectedLines(t).length,
+      (k) => k > rejectedBefore,
+      'the broken hook to be rejected',
+    );
     expect(rejectedLines(t).at(-1)).toBe('reload (hooks/greet.ts changed) rejected: the previous version keeps serving');
     expect(await call(client, 'greet')).toEqual(ok({ word: 'beta', v: 2 }));
     await write('hooks/greet.ts', hook(3));
@@ -155,7 +163,11 @@ describe('hot reload, in-process (watchServer)', () => {
     const beats = collect(client, 'beat_data');
     expect(await call(client, 'tick')).toEqual(ok('ticking'));
     expect(await call(client, 'beat')).toEqual(ok('beating'));
-    await eventually(() => Math.min(ticks.length, beats.length), (k) => k >= 3, 'both intervals to run');
+    await eventually(
+      () => Math.min(ticks.length, beats.length),
+      (k) => k >= 3,
+      'both intervals to run',
+    );
     const state = t.server.states.get(client.id!)!;
     expect(state.timers.routes().sort()).toEqual(['beat', 'tick']);
     const beatRoute = t.server.table.routes.get('beat');
@@ -168,7 +180,11 @@ describe('hot reload, in-process (watchServer)', () => {
     await flush(client); // packets sent before the swap have arrived
     const ticksAtSwap = ticks.length;
     const beatsAtSwap = beats.length;
-    await eventually(() => beats.length, (k) => k >= beatsAtSwap + 5, 'the unchanged interval to keep running');
+    await eventually(
+      () => beats.length,
+      (k) => k >= beatsAtSwap + 5,
+      'the unchanged interval to keep running',
+    );
     expect(ticks.length).toBe(ticksAtSwap);
     expect(ticks.every((p) => p.res === 'tick') && beats.every((p) => p.res === 'beat')).toBe(true);
     expect(await call(client, 'tick')).toEqual(ok('ticking again'));
@@ -212,7 +228,11 @@ describe('hot reload, in-process (watchServer)', () => {
     // interval started after its ack: six periods of it.
     const beats = collect(client, 'beat_data');
     expect(await call(client, 'beat')).toEqual(ok('beating'));
-    await eventually(() => beats.length, (k) => k >= 6, 'six beats');
+    await eventually(
+      () => beats.length,
+      (k) => k >= 6,
+      'six beats',
+    );
     await flush(client);
     expect(ticks).toEqual([]);
     expect(t.server.states.get(client.id!)!.timers.routes()).toEqual(['beat']);
@@ -253,7 +273,11 @@ describe('hot reload, in-process (watchServer)', () => {
     const from = t.logs.lines.length;
     t.write('sockey.yaml', manifest({ n: '{ reply: 1 }' }, 'server: { port: 8082, cors: { origin: "http://example.test" } }'));
     await untilReply(client, 'n', undefined, ok(1));
-    const warnings = await eventually(() => linesAt(t, 40, from), (l) => l.length >= 2, 'the restart warnings');
+    const warnings = await eventually(
+      () => linesAt(t, 40, from),
+      (l) => l.length >= 2,
+      'the restart warnings',
+    );
     expect(warnings).toEqual(['server.port changed: it takes effect after a restart', 'server.cors changed: it takes effect after a restart']);
     expect(new URL(t.url).port).toBe(String(t.server.port));
     sameConnection();
@@ -262,7 +286,8 @@ describe('hot reload, in-process (watchServer)', () => {
   it('a reload queued behind a slow one still watches the files the new version names', async () => {
     // Importing slow.mts (ESM: top-level await) takes 400 ms, so a reload that imports it does; an edit made meanwhile is queued.
     // Each import also adds a line to imports.log, so the test sees when one has begun.
-    const slow = 'import { appendFileSync } from "node:fs";\nappendFileSync(new URL("./imports.log", import.meta.url), "import\\n");\nawait new Promise((r) => setTimeout(r, 400));\nexport const slow = () => "slow";\n';
+    const slow =
+      'import { appendFileSync } from "node:fs";\nappendFileSync(new URL("./imports.log", import.meta.url), "import\\n");\nawait new Promise((r) => setTimeout(r, 400));\nexport const slow = () => "slow";\n';
     const { t, client, sameConnection } = await serve(manifest({ s: '{ hook: ./slow.mts#slow }' }), { 'slow.mts': slow, 'q.sql': 'SELECT 1;\n' });
     const imports = () => readFileSync(path.join(t.dir, 'imports.log'), 'utf8').split('\n').length - 1;
     const importsBefore = imports();
@@ -292,7 +317,11 @@ describe('hot reload, in-process (watchServer)', () => {
     const { t, client, sameConnection } = await serve(manifest({ n: '{ reply: 0 }' }));
     const rejected = rejectedLines(t).length;
     t.write('sockey.yaml', manifest({ n: '{ reply: 0 }', q: '{ sql: ./later.sql, result: value }' }));
-    await eventually(() => rejectedLines(t).length, (k) => k > rejected, 'the reload to be rejected');
+    await eventually(
+      () => rejectedLines(t).length,
+      (k) => k > rejected,
+      'the reload to be rejected',
+    );
     expect(t.logs.lines.map((l) => l.msg)).toContainEqual(expect.stringMatching(/^sockey\.yaml:\d+:\d+ routes\.q\.sql: SQL file \.\/later\.sql cannot be read$/));
     expect(unknownEvent(await call(client, 'q'))).toBe(true);
     // The rejected reload put a watch on the folder (attached at once, before the rejection is
@@ -320,13 +349,26 @@ describe('hot reload: switching the database under load', () => {
   /** Runs a steady load of `who` while `change` happens; ends once every client has seen `to` for a while. */
   async function switchUnderLoad(t: TestServer, clients: ClientSocket[], change: () => void, to: string) {
     const load = steadyLoad(clients, 'who');
-    await eventually(() => load.results.length, (k) => k >= clients.length * 5, 'the load to run');
+    await eventually(
+      () => load.results.length,
+      (k) => k >= clients.length * 5,
+      'the load to run',
+    );
     const reloads = reloadedLines(t).length;
     change();
     await untilReloads(t, reloads + 1, 8000);
-    await eventually(() => transitions(load.results).every((seq) => seq.at(-1) === to), (done) => done, `every client to read ${to}`, 8000);
+    await eventually(
+      () => transitions(load.results).every((seq) => seq.at(-1) === to),
+      (done) => done,
+      `every client to read ${to}`,
+      8000,
+    );
     const afterSwitch = load.results.length;
-    await eventually(() => load.results.length, (k) => k >= afterSwitch + clients.length * 5, 'more load after the switch');
+    await eventually(
+      () => load.results.length,
+      (k) => k >= afterSwitch + clients.length * 5,
+      'more load after the switch',
+    );
     const results = await load.stop();
     return { results, failed: results.filter((r) => !r.ok) };
   }
@@ -365,12 +407,20 @@ describe('hot reload: switching the database under load', () => {
       expect(toMaria.failed).toEqual([]);
       expect(transitions(toMaria.results)).toEqual(Array.from({ length: 8 }, () => ['a', 'maria']));
       expect(t.server.db.dialect).toBe('mysql');
-      await eventually(() => t.logs.lines.filter((l) => String(l.msg).startsWith('previous database closed')).length, (k) => k === 1, 'the SQLite database to be closed');
+      await eventually(
+        () => t.logs.lines.filter((l) => String(l.msg).startsWith('previous database closed')).length,
+        (k) => k === 1,
+        'the SQLite database to be closed',
+      );
 
       const toSqlite = await switchUnderLoad(t, clients, () => t.write('sockey.yaml', manifest({ who: WHO }, db('driver: sqlite, file: ./data/a.db'))), 'a');
       expect(toSqlite.failed).toEqual([]);
       expect(transitions(toSqlite.results)).toEqual(Array.from({ length: 8 }, () => ['maria', 'a']));
-      await eventually(() => t.logs.lines.filter((l) => String(l.msg).startsWith('previous database closed')).length, (k) => k === 2, 'the MariaDB pool to be closed');
+      await eventually(
+        () => t.logs.lines.filter((l) => String(l.msg).startsWith('previous database closed')).length,
+        (k) => k === 2,
+        'the MariaDB pool to be closed',
+      );
       expect(t.logs.lines.filter((l) => l.level === 50)).toEqual([]);
       sameConnection();
     } finally {
@@ -446,7 +496,11 @@ describe('sockey serve (the CLI, a child process)', () => {
 
     const hups = child.grep('reloaded (SIGHUP)').length;
     child.child.kill('SIGHUP');
-    await eventually(() => child!.grep('reloaded (SIGHUP)').length, (k) => k === hups + 1, 'the SIGHUP reload');
+    await eventually(
+      () => child!.grep('reloaded (SIGHUP)').length,
+      (k) => k === hups + 1,
+      'the SIGHUP reload',
+    );
     expect(child.grep('reloaded (SIGHUP)').at(-1)).toMatch(/reloaded \(SIGHUP\) in \d+ ms: no route changed/);
     expect(await call(socket, 'hello')).toEqual(ok('v2'));
     expect(socket.id).toBe(id);

@@ -179,7 +179,7 @@ describe('payload limit', () => {
   });
 });
 
-describe('reserved rooms: a payload never reaches sockey\'s own rooms or a socket\'s private room', () => {
+describe("reserved rooms: a payload never reaches sockey's own rooms or a socket's private room", () => {
   const RESERVED = `
 version: 1
 database: { file: ./db.sqlite, schema: [./schema.sql], migrate: true }
@@ -222,7 +222,7 @@ export function say(ctx) { ctx.emit({ to: 'room', room: ctx.params.room }, { tex
   const FILES = { 'hooks/rooms.ts': HOOKS, 'schema.sql': 'CREATE TABLE IF NOT EXISTS joins (room TEXT);\n' };
   const forbidden = { ok: false, res: false, code: 'FORBIDDEN', err: expect.stringContaining('reserved') };
 
-  it('join and leave of a sockey: room are refused with FORBIDDEN, and the route\'s work is not done', async () => {
+  it("join and leave of a sockey: room are refused with FORBIDDEN, and the route's work is not done", async () => {
     t = await startServer(RESERVED, FILES);
     const [victim, guest] = [await t.client(), await t.client()];
     await register(victim, 'victim');
@@ -244,7 +244,7 @@ export function say(ctx) { ctx.emit({ to: 'room', room: ctx.params.room }, { tex
     expect(await call(guest, 'any.join', { room: 'lobby' })).toEqual({ ok: true, err: false, res: { affectedRows: 1, insertId: 1 } });
   });
 
-  it('a socket\'s own room (its id) cannot be joined or addressed by another socket', async () => {
+  it("a socket's own room (its id) cannot be joined or addressed by another socket", async () => {
     t = await startServer(RESERVED, FILES);
     const [victim, guest] = [await t.client(), await t.client()];
     const atVictim = record(victim);

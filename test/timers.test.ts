@@ -107,7 +107,8 @@ describe('route timers', () => {
     await eventually(() => seen[2]!.filter((x) => x.event === 'tick.broadcast_data').length >= 2, Boolean, 'two broadcast ticks on c');
     expect(seen[0]!.filter((x) => x.event === 'tick.broadcast_data')).toEqual([]);
     for (const s of seen) {
-      for (const x of s) expect(x).toEqual(x.event === 'tick.all_data' ? { event: 'tick.all_data', payload: ok({ from: 'all' }) } : { event: 'tick.broadcast_data', payload: ok({ from: 'broadcast' }) });
+      for (const x of s)
+        expect(x).toEqual(x.event === 'tick.all_data' ? { event: 'tick.all_data', payload: ok({ from: 'all' }) } : { event: 'tick.broadcast_data', payload: ok({ from: 'broadcast' }) });
     }
   });
 
@@ -306,7 +307,7 @@ routes:
     for (let i = 0; i < n; i++) await next(socket, 'guest.tick_data');
   };
 
-  it('logout clears them: no packet with the user\'s name after the logout ack', async () => {
+  it("logout clears them: no packet with the user's name after the logout ack", async () => {
     t = await start();
     const a = await t.client();
     await login(a, 'alice');
@@ -349,7 +350,7 @@ routes:
     expect(t.server.states.get(m.id!)!.timers.count()).toBe(0);
   });
 
-  it('signing in as someone else on the same socket clears the first user\'s timers', async () => {
+  it("signing in as someone else on the same socket clears the first user's timers", async () => {
     t = await start();
     const a = await t.client();
     await login(a, 'carol');

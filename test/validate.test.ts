@@ -187,7 +187,7 @@ describe.each(['sqlite', 'mysql'] as const)('sockey validate --db against %s', (
     expect(r.code).toBe(0);
   });
 
-  it('catches a column typo, naming the statement\'s line; exit 1', async () => {
+  it("catches a column typo, naming the statement's line; exit 1", async () => {
     const r = await run(['validate', '--db'], app.dir);
     expect(r.code).toBe(1);
     const printed = lines(r.stderr);

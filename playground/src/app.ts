@@ -55,7 +55,10 @@ const socket = io('/', { auth: (cb) => cb(auth.handshake()) });
 const control = io('/_sockey');
 
 function select(event: string): void {
-  editor.show(info.routes.find((r) => r.event === event), event);
+  editor.show(
+    info.routes.find((r) => r.event === event),
+    event,
+  );
   routeList.render(info.routes, event);
   history.replaceState(null, '', `#${encodeURIComponent(event)}`);
 }

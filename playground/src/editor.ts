@@ -84,7 +84,8 @@ export class Editor {
   private renderInfo(removed: boolean): void {
     const r = this.route;
     if (!r) {
-      replace(this.info,
+      replace(
+        this.info,
         h('h2', { class: 'route-title' }, this.event || 'No route selected'),
         removed
           ? h('p', { class: 'notice', 'data-testid': 'route-removed' }, 'This route is gone since the last reload. Sending it now answers UNKNOWN_EVENT.')
@@ -100,7 +101,8 @@ export class Editor {
     ];
     if (r.timers.length) meta.push(['timers', r.timers.join('; ')]);
     if (r.rateLimit) meta.push(['rate limit', r.rateLimit]);
-    replace(this.info,
+    replace(
+      this.info,
       h('div', { class: 'route-title-row' }, h('h2', { class: 'route-title', 'data-testid': 'route-title' }, r.event), h('span', { class: 'badges' }, ...badges(r))),
       r.description ? h('p', { class: 'route-description', 'data-testid': 'route-description' }, r.description) : null,
       h('dl', { class: 'meta' }, ...meta.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
@@ -113,7 +115,13 @@ export class Editor {
               'tbody',
               {},
               ...fields.map((f) =>
-                h('tr', {}, h('td', {}, h('code', {}, f.name), f.required ? h('span', { class: 'req', title: 'required' }, '*') : null), h('td', {}, f.type), h('td', { class: 'muted' }, f.notes.join(' · '))),
+                h(
+                  'tr',
+                  {},
+                  h('td', {}, h('code', {}, f.name), f.required ? h('span', { class: 'req', title: 'required' }, '*') : null),
+                  h('td', {}, f.type),
+                  h('td', { class: 'muted' }, f.notes.join(' · ')),
+                ),
               ),
             ),
           )

@@ -5,7 +5,8 @@ import type { RouteSummary } from './types.js';
 export function badges(r: RouteSummary): HTMLElement[] {
   const out: HTMLElement[] = [];
   if (r.builtin) out.push(h('span', { class: 'badge badge-builtin', 'data-testid': 'badge-builtin', title: 'provided by sockey' }, 'built-in'));
-  if (r.auth !== 'none') out.push(h('span', { class: `badge badge-auth-${r.auth}`, 'data-testid': 'badge-auth', title: `auth: ${r.auth}` }, r.auth === 'required' ? 'sign-in required' : 'sign-in optional'));
+  if (r.auth !== 'none')
+    out.push(h('span', { class: `badge badge-auth-${r.auth}`, 'data-testid': 'badge-auth', title: `auth: ${r.auth}` }, r.auth === 'required' ? 'sign-in required' : 'sign-in optional'));
   out.push(h('span', { class: 'badge badge-action', title: r.action }, r.action.split(/[\s(]/)[0] ?? r.action));
   if (r.timers.length) out.push(h('span', { class: 'badge badge-timer', title: r.timers.join('\n') }, r.timers.length === 1 ? '1 timer' : `${r.timers.length} timers`));
   if (r.rateLimit) out.push(h('span', { class: 'badge badge-rate', title: `rate limit ${r.rateLimit}` }, r.rateLimit));

@@ -158,7 +158,7 @@ export function fieldsOf(input: unknown): FieldRow[] {
     if ('const' in s) notes.push(`= ${JSON.stringify(s.const)}`);
     if ('default' in s) notes.push(`default ${JSON.stringify(s.default)}`);
     if (typeof s.description === 'string') notes.push(s.description);
-    const type = Array.isArray(s.type) ? s.type.join(' | ') : typeof s.type === 'string' ? s.type : Array.isArray(s.enum) ? 'enum' : 'const' in s ? 'const' : typeOf(s) ?? 'any';
+    const type = Array.isArray(s.type) ? s.type.join(' | ') : typeof s.type === 'string' ? s.type : Array.isArray(s.enum) ? 'enum' : 'const' in s ? 'const' : (typeOf(s) ?? 'any');
     return { name, type, required: required.has(name), notes };
   });
 }

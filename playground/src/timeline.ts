@@ -27,7 +27,10 @@ export class Timeline {
   private filter = '';
   private errorSuffix = '_error';
 
-  constructor(private readonly list: HTMLElement, private readonly counter: HTMLElement) {}
+  constructor(
+    private readonly list: HTMLElement,
+    private readonly counter: HTMLElement,
+  ) {}
 
   setErrorSuffix(suffix: string): void {
     this.errorSuffix = suffix;

@@ -3,7 +3,6 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { SockeyError } from '../core/errors.js';
 import { FixedWindows, type Window } from '../core/windows.js';
 
-
 /** One address (an IPv6 /64) may fail this many times `count`, across names: a NAT or an office shares it. */
 export const ADDRESS_FACTOR = 4;
 /** The name-wide delay starts at `count` failures with this, doubling per failure... */
@@ -12,7 +11,6 @@ export const NAME_DELAY_BASE_MS = 250;
 export const NAME_DELAY_MAX_MS = 2000;
 /** Windows kept at most (about 100 bytes each); past it the oldest are forgotten first. */
 export const MAX_WINDOWS = 100_000;
-
 
 /** A login in progress: counted as a failure unless it is settled otherwise. */
 export interface LoginAttempt {

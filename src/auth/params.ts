@@ -32,10 +32,14 @@ export function authParamsSchema(auth: Settings['auth']): Record<string, unknown
         required: ['name', 'password'],
         properties: { name: { type: 'string', minLength: 1, maxLength: 255 }, password: { type: 'string', minLength: 1, maxLength: 1024 }, persistent: { type: 'boolean' } },
       }),
-      branch('logout', {
-        type: 'object',
-        properties: { name: { type: 'string', maxLength: 255 }, key: { type: 'string', maxLength: 200 } },
-      }, false),
+      branch(
+        'logout',
+        {
+          type: 'object',
+          properties: { name: { type: 'string', maxLength: 255 }, key: { type: 'string', maxLength: 200 } },
+        },
+        false,
+      ),
       branch('check', {
         type: 'object',
         required: ['name', 'key'],

@@ -35,7 +35,11 @@ export function authRoute(settings: Settings, driver: Driver | undefined, sessio
         const problems = policyProblems(password, auth.passwordPolicy);
         if (tooLongForBcrypt(password)) problems.push('must be at most 72 bytes');
         if (problems.length) {
-          throw new SockeyError('VALIDATION', `Invalid parameters: password ${problems.join(' and ')}.`, problems.map((message) => ({ path: '/user/password', message })));
+          throw new SockeyError(
+            'VALIDATION',
+            `Invalid parameters: password ${problems.join(' and ')}.`,
+            problems.map((message) => ({ path: '/user/password', message })),
+          );
         }
         const userId = await store.createUser(user.name!, user.email ?? null, await hashPassword(password, auth.bcryptCost));
         return signIn(call, userId, user.name!, Boolean(user.persistent));

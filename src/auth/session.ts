@@ -127,11 +127,14 @@ export class SessionIndex {
     if (this.timeoutMs === undefined || entry.session.persistent) return;
     const delay = entry.session.issuedAt + this.timeoutMs - this.clock.now() + 1;
     if (delay > MAX_DELAY_MS) return;
-    entry.expiry = setTimeout(() => {
-      if (this.byKey.get(key) !== entry) return;
-      for (const { state } of entry.members) state.timers.clearSignedIn();
-      for (const state of entry.borrowers) state.timers.clearSignedIn();
-    }, Math.max(0, delay));
+    entry.expiry = setTimeout(
+      () => {
+        if (this.byKey.get(key) !== entry) return;
+        for (const { state } of entry.members) state.timers.clearSignedIn();
+        for (const state of entry.borrowers) state.timers.clearSignedIn();
+      },
+      Math.max(0, delay),
+    );
     entry.expiry.unref();
   }
 
@@ -198,4 +201,3 @@ export async function ensureFresh(session: Session, socket: Socket, store: AuthS
   });
   return session.renewing;
 }
-

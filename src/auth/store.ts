@@ -44,10 +44,7 @@ export class AuthStore {
   }
 
   async findKey(tokenHash: string): Promise<KeyRow | undefined> {
-    const r = await this.db.run(
-      'SELECT k.id, k.user_id, u.name, k.token_hash, k.persistent, k.issued_at FROM user_keys k JOIN users u ON u.id = k.user_id WHERE k.token_hash = ?',
-      [tokenHash],
-    );
+    const r = await this.db.run('SELECT k.id, k.user_id, u.name, k.token_hash, k.persistent, k.issued_at FROM user_keys k JOIN users u ON u.id = k.user_id WHERE k.token_hash = ?', [tokenHash]);
     const row = r.rows?.[0] as KeyRow | undefined;
     return row && { ...row, persistent: Number(row.persistent), issued_at: Number(row.issued_at) };
   }

@@ -15,7 +15,10 @@ export const processIo: CliIo = {
 
 /** A problem the user caused (bad flag, missing file): printed without a stack, with an exit code. */
 export class UserError extends Error {
-  constructor(message: string, readonly exitCode = 2) {
+  constructor(
+    message: string,
+    readonly exitCode = 2,
+  ) {
     super(message);
     this.name = 'UserError';
   }

@@ -49,7 +49,9 @@ export async function validateCommand(argv: string[], io: CliIo): Promise<number
   }
   const routes = [...result.table.routes.values()];
   const user = routes.filter((r) => !r.builtin).length;
-  io.stdout(`${file}: ok (${user} route${user === 1 ? '' : 's'}${routes.length > user ? ` + ${routes.length - user} built-in` : ''}, ${result.table.settings.database.driver}${values.db ? ', SQL checked against the database' : ''})\n`);
+  io.stdout(
+    `${file}: ok (${user} route${user === 1 ? '' : 's'}${routes.length > user ? ` + ${routes.length - user} built-in` : ''}, ${result.table.settings.database.driver}${values.db ? ', SQL checked against the database' : ''})\n`,
+  );
   return EXIT.OK;
 }
 

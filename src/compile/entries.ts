@@ -30,7 +30,14 @@ export interface RouteEntry {
  * of it is still checked; `refusedPaths` collects what the stand-ins cover.
  * SQL files are read, and added to `files` (to watch).
  */
-export function routeEntries(source: ManifestSource, builtins: readonly BuiltinRoutes[], refusedIn: ReadonlyMap<string, ManifestPath[]>, sink: DiagnosticSink, files: Set<string>, refusedPaths: ManifestPath[]): RouteEntry[] {
+export function routeEntries(
+  source: ManifestSource,
+  builtins: readonly BuiltinRoutes[],
+  refusedIn: ReadonlyMap<string, ManifestPath[]>,
+  sink: DiagnosticSink,
+  files: Set<string>,
+  refusedPaths: ManifestPath[],
+): RouteEntry[] {
   const entries: RouteEntry[] = [];
   const seen = new Set<string>();
   for (const b of builtins) {

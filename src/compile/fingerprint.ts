@@ -24,7 +24,12 @@ export class Fingerprints {
 
   /** One digest of the hook sources (each file read and hashed once per compile). */
   hookDigest(files: Iterable<string>): string {
-    return sha256([...files].sort().map((f) => `${f}\0${this.digestOf(f)}`).join('\n'));
+    return sha256(
+      [...files]
+        .sort()
+        .map((f) => `${f}\0${this.digestOf(f)}`)
+        .join('\n'),
+    );
   }
 
   of(entry: RouteEntry, hookDigest: string): string {

@@ -8,7 +8,6 @@ import type { LoadedHook } from '../directives/context.js';
 // tsx loads a .ts file as CommonJS when no "type": "module" is near it; such modules live in require.cache.
 const requireCache = createRequire(import.meta.url).cache;
 
-
 /**
  * Loads hook modules (TypeScript or JavaScript) through tsx. Each loader is a
  * fresh module namespace, so a reload really runs the new code.

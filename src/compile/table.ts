@@ -146,8 +146,9 @@ async function planRoutes(entries: RouteEntry[], loader: HookLoader, fingerprint
   await Promise.all(hookSpecs(stale.map((p) => p.entry.raw)).map(async (spec) => hooks.set(spec, await loader.load(spec))));
   const discovered = [...loader.files].some((f) => !known.has(f));
   const after = discovered ? fingerprints.hookDigest(new Set([...known, ...loader.files])) : before;
-  const routes: RoutePlan['routes'] = first.map((p) => (reusable(p) ? { ...p, reuse: previous!.routes.get(p.entry.event)! } : { entry: p.entry, fingerprint: discovered ? fingerprints.of(p.entry, after) : p.fingerprint }));
+  const routes: RoutePlan['routes'] = first.map((p) =>
+    reusable(p) ? { ...p, reuse: previous!.routes.get(p.entry.event)! } : { entry: p.entry, fingerprint: discovered ? fingerprints.of(p.entry, after) : p.fingerprint },
+  );
   const reusedHookRoute = routes.some((p) => p.reuse && usesHook(p.entry.raw));
   return { routes, hooks, hookFiles: reusedHookRoute ? new Set([...known, ...loader.files]) : loader.files };
 }
-

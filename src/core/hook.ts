@@ -3,13 +3,7 @@ import type { Socket } from 'socket.io';
 import type { AuthUser } from './route.js';
 
 /** Where `ctx.emit` sends: a target name, or a room or user target. */
-export type EmitTarget =
-  | 'self'
-  | 'broadcast'
-  | 'all'
-  | { to: 'room'; room: string; except?: 'self' }
-  | { to: 'user'; user?: number | string; except?: 'self' }
-  | { to: 'all'; except?: 'self' };
+export type EmitTarget = 'self' | 'broadcast' | 'all' | { to: 'room'; room: string; except?: 'self' } | { to: 'user'; user?: number | string; except?: 'self' } | { to: 'all'; except?: 'self' };
 
 /** What a write answers: rows changed, and the id of an inserted row (or null). */
 export interface WriteResult {

@@ -16,7 +16,12 @@ export interface LocatedStatement {
  * checks the routes it compiled again). A database that cannot be reached is
  * one problem at `database`, not one per statement.
  */
-export async function checkStatements(db: Driver, table: { statements: readonly LocatedStatement[]; routes?: ReadonlyMap<string, { builtin: boolean }> }, sink: DiagnosticSink, only?: (event: string) => boolean): Promise<void> {
+export async function checkStatements(
+  db: Driver,
+  table: { statements: readonly LocatedStatement[]; routes?: ReadonlyMap<string, { builtin: boolean }> },
+  sink: DiagnosticSink,
+  only?: (event: string) => boolean,
+): Promise<void> {
   const statements = table.statements.filter((s) => !only || only(s.event));
   if (statements.length === 0) return;
   const unreachable = (e: unknown) => sink.error('DB', ['database'], `cannot reach the database: ${messageOf(e)}`, { at: 'key' });

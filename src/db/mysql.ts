@@ -7,7 +7,10 @@ export class MysqlDriver implements Driver {
   readonly description: string;
   private readonly pool: mysql.Pool;
 
-  constructor(private readonly url: string, poolSize: number) {
+  constructor(
+    private readonly url: string,
+    poolSize: number,
+  ) {
     // trace: false: no stack captured per query (errors become DB_ERROR; only their message is logged).
     this.pool = mysql.createPool({ uri: url, connectionLimit: poolSize, waitForConnections: true, maxIdle: poolSize, enableKeepAlive: true, trace: false });
     this.description = `mysql ${redact(url)}`;

@@ -107,7 +107,11 @@ export function compileValueTemplate(value: unknown, onError: (path: (string | n
   }
   if (value !== null && typeof value === 'object') {
     const entries = Object.entries(value).map(([k, v]) => [k, compileValueTemplate(v, onError, [...at, k])] as const);
-    if (entries.every(([, c]) => c.constant)) return constantValue(value, entries.map(([, c]) => c));
+    if (entries.every(([, c]) => c.constant))
+      return constantValue(
+        value,
+        entries.map(([, c]) => c),
+      );
     return {
       render: (view) => {
         const out: Record<string, unknown> = {};

@@ -56,7 +56,12 @@ export function hasErrors(diagnostics: readonly Diagnostic[]): boolean {
 export class ManifestError extends Error {
   readonly diagnostics: Diagnostic[];
   constructor(diagnostics: Diagnostic[]) {
-    super(diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic).join('\n'));
+    super(
+      diagnostics
+        .filter((d) => d.severity === 'error')
+        .map(formatDiagnostic)
+        .join('\n'),
+    );
     this.name = 'ManifestError';
     this.diagnostics = diagnostics;
   }

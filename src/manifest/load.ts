@@ -74,7 +74,15 @@ export function parseManifest(text: string, file: string, absPath = path.resolve
   }
   if (!diagnostics.some((d) => d.severity === 'error')) {
     const mark = fastError.mark;
-    diagnostics.push({ code: 'YAML_SYNTAX', message: fastError.reason || fastError.message.split('\n')[0]!, severity: 'error', file, path: [], line: (mark?.line ?? 0) + 1, col: (mark?.column ?? 0) + 1 });
+    diagnostics.push({
+      code: 'YAML_SYNTAX',
+      message: fastError.reason || fastError.message.split('\n')[0]!,
+      severity: 'error',
+      file,
+      path: [],
+      line: (mark?.line ?? 0) + 1,
+      col: (mark?.column ?? 0) + 1,
+    });
   }
   return { source, diagnostics };
 }
@@ -124,7 +132,7 @@ export function locate(source: ManifestSource, p: ManifestPath, at: 'key' | 'val
       const last = i === p.length - 1;
       const keyStart = rangeStart(pair.key);
       const valueStart = rangeStart(pair.value);
-      offset = (last && at === 'key') || valueStart === undefined ? keyStart ?? offset : valueStart;
+      offset = (last && at === 'key') || valueStart === undefined ? (keyStart ?? offset) : valueStart;
       node = pair.value;
     } else if (isSeq(node) && /^\d+$/.test(String(seg))) {
       const item = node.items[Number(seg)];

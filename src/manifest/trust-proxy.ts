@@ -35,7 +35,10 @@ export function compileTrustProxy(value: TrustProxySetting | undefined): TrustPr
   items.forEach((item, index) => {
     // The schema says so too; settings may be read before it is checked.
     if (typeof item !== 'string') throw new TrustProxyError('expected true, a hop count, or proxy addresses as strings', Array.isArray(value) ? index : undefined);
-    for (const entry of item.split(',').map((v) => v.trim()).filter(Boolean)) {
+    for (const entry of item
+      .split(',')
+      .map((v) => v.trim())
+      .filter(Boolean)) {
       try {
         proxyaddr.compile(entry);
       } catch {

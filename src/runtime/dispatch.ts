@@ -12,7 +12,6 @@ import { SocketState } from './socket-state.js';
 
 type Ack = (envelope: unknown) => void;
 
-
 /** What the dispatcher reads on every message; `table` is swapped whole on reload. */
 export interface DispatchTarget {
   table: RouteTable;

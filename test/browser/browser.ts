@@ -21,4 +21,3 @@ export function pageProblems(page: Page): string[] {
   });
   return problems;
 }
-

@@ -123,7 +123,10 @@ describe.runIf(hasChromium)('playground (Chromium)', () => {
     await page.getByTestId('auth-name').fill('ada');
     await page.getByTestId('auth-password').fill('wrong!pass1');
     await page.getByTestId('login').click();
-    await page.getByTestId('auth-error').filter({ hasText: /wrong name or password/i }).waitFor();
+    await page
+      .getByTestId('auth-error')
+      .filter({ hasText: /wrong name or password/i })
+      .waitFor();
     await page.getByTestId('auth-password').fill('pa55!word');
     await page.getByTestId('login').click();
     await page.getByTestId('whoami').filter({ hasText: /^ada$/ }).waitFor();

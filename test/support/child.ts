@@ -67,7 +67,11 @@ export async function serve(argv: string[], cwd: string, env: NodeJS.ProcessEnv 
     });
   });
   // Complete lines only: the text after the last newline may be half a line.
-  const lines = () => err.split('\n').slice(0, -1).filter((l) => l.trim());
+  const lines = () =>
+    err
+      .split('\n')
+      .slice(0, -1)
+      .filter((l) => l.trim());
   const stop = async (graceMs = 5000) => {
     if (exit) return exit.code;
     child.kill('SIGTERM');
@@ -100,7 +104,10 @@ export async function serve(argv: string[], cwd: string, env: NodeJS.ProcessEnv 
     url: `http://127.0.0.1:${port}`,
     stderr: () => err,
     lines,
-    grep: (text, from = 0) => lines().slice(from).filter((l) => l.includes(text)),
+    grep: (text, from = 0) =>
+      lines()
+        .slice(from)
+        .filter((l) => l.includes(text)),
     exited,
     stop,
   };

@@ -15,16 +15,30 @@ export const reloadedLines = (t: TestServer): string[] => t.logs.lines.map(msg).
 export const rejectedLines = (t: TestServer): string[] => t.logs.lines.map(msg).filter((m) => /^reload \(.*\) rejected/.test(m));
 
 /** Log lines at a level (pino: 30 info, 40 warn, 50 error) from index `from` on. */
-export const linesAt = (t: TestServer, level: number, from = 0): string[] => t.logs.lines.slice(from).filter((l) => l.level === level).map(msg);
+export const linesAt = (t: TestServer, level: number, from = 0): string[] =>
+  t.logs.lines
+    .slice(from)
+    .filter((l) => l.level === level)
+    .map(msg);
 
 /** Polls `event` (acked) until its envelope deep-equals `expected`; returns it. */
 export function untilReply(socket: ClientSocket, event: string, payload: unknown, expected: unknown, what = `${event} to answer ${JSON.stringify(expected)}`, timeoutMs = 5000) {
-  return eventually(() => call(socket, event, payload, 2000), (r) => isDeepStrictEqual(r, expected), what, timeoutMs);
+  return eventually(
+    () => call(socket, event, payload, 2000),
+    (r) => isDeepStrictEqual(r, expected),
+    what,
+    timeoutMs,
+  );
 }
 
 /** Resolves once `n` reloads (in total) have been logged. */
 export function untilReloads(t: TestServer, n: number, timeoutMs = 5000): Promise<string[]> {
-  return eventually(() => reloadedLines(t), (l) => l.length >= n, `${n} "reloaded" log lines`, timeoutMs);
+  return eventually(
+    () => reloadedLines(t),
+    (l) => l.length >= n,
+    `${n} "reloaded" log lines`,
+    timeoutMs,
+  );
 }
 
 /**

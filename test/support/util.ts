@@ -59,7 +59,16 @@ export async function startServer(manifest: string, files: Record<string, string
   const logs = memoryLogger();
   let server: SockeyServer;
   try {
-    server = await SockeyServer.start({ manifest: 'sockey.yaml', cwd: app.dir, port: 0, host: '127.0.0.1', env: { ...process.env, ...env }, log: logs.log, clock: options.clock, plugins: options.plugins ?? (options.clock ? [authPlugin({ clock: options.clock })] : defaultPlugins()) });
+    server = await SockeyServer.start({
+      manifest: 'sockey.yaml',
+      cwd: app.dir,
+      port: 0,
+      host: '127.0.0.1',
+      env: { ...process.env, ...env },
+      log: logs.log,
+      clock: options.clock,
+      plugins: options.plugins ?? (options.clock ? [authPlugin({ clock: options.clock })] : defaultPlugins()),
+    });
   } catch (e) {
     app.cleanup();
     throw e;

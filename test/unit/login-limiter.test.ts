@@ -32,7 +32,7 @@ describe('LoginLimiter, on a manual clock', () => {
     await expect(limiter.attempt('ann', '192.0.2.2')).resolves.toBeDefined();
   });
 
-  it('succeed() forgets the pair\'s failures and is not counted; cancel() is not counted', async () => {
+  it("succeed() forgets the pair's failures and is not counted; cancel() is not counted", async () => {
     const limiter = new LoginLimiter(2, 60_000, manualClock());
     await fail(limiter, 'ann', '192.0.2.1');
     (await limiter.attempt('ann', '192.0.2.1')).succeed();

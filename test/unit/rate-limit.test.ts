@@ -62,7 +62,7 @@ describe('compileRateLimit: fixed windows per socket and per user, at an explici
     expect(limit.take(socket()(ada), 1000)).toBe(0);
   });
 
-  it('both windows must have room; the socket\'s wait is answered first', () => {
+  it("both windows must have room; the socket's wait is answered first", () => {
     const limit = compileRateLimit({ count: 2, perMs: 1000 });
     const a = socket();
     expect(limit.take(a(), 0)).toBe(0);
