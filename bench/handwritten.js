@@ -85,7 +85,10 @@ const ok = (res) => ({ ok: true, err: false, res });
 const fail = (code, err) => ({ ok: false, err, res: false, code });
 const invalid = (validate) => fail('VALIDATION', `Invalid parameters: ${ajv.errorsText(validate.errors, { dataVar: 'payload' })}.`);
 
-const pool = values.sqlite ? undefined : mysql.createPool({ uri: url, connectionLimit: 10, waitForConnections: true });
+// mysql2's defaults, as most apps use it (trace: true captures a stack per query; sockey turns
+// that off). BENCH_HAND_TRACE=0 turns it off here too, to compare sockey's own overhead alone.
+const trace = !['0', 'false'].includes(process.env.BENCH_HAND_TRACE ?? '');
+const pool = values.sqlite ? undefined : mysql.createPool({ uri: url, connectionLimit: 10, waitForConnections: true, trace });
 let sqlite;
 let userById;
 if (values.sqlite) {

@@ -122,6 +122,7 @@ Options (each also from the environment variable in brackets):
 BENCH_MYSQL_ROOT_URL  an account that may create databases (default mysql://root@127.0.0.1:3306)
 BENCH_NODE_ARGS       extra node flags for all servers (e.g. "--cpu-prof --cpu-prof-dir=bench/results/prof")
 BENCH_SOCKEY_BIN      another sockey build's bin/sockey.js to measure (default this checkout's)
+BENCH_HAND_TRACE=0    the hand-written mysql2 pool without its per-query stack capture (trace: false, as sockey's)
 `;
 
 const { values: flags } = parseArgs({
@@ -756,6 +757,8 @@ async function runRound(st, scenario, servers) {
     completed,
     okTotal,
     seconds,
+    // The measured window on the monotonic clock in µs: the clock of --cpu-prof profiles (bench/profile.js).
+    windowUs: [Number(measureFrom / 1000n), Number((end < measureTo ? end : measureTo) / 1000n)],
     p50: percentile(latencies, 0.5),
     p99: percentile(latencies, 0.99),
     latencies,
@@ -815,6 +818,7 @@ async function main() {
   for (const s of servers) log(`${s.label.padEnd(19)} on 127.0.0.1:${s.port} (pid ${s.pid})`);
   if (process.env.BENCH_SOCKEY_BIN) log(`sockey is ${sockeyBin}`);
   if (nodeArgs.length) log(`servers run with node ${nodeArgs.join(' ')}`);
+  if (['0', 'false'].includes(process.env.BENCH_HAND_TRACE ?? '')) log('hand-written mysql2 pool with trace: false (BENCH_HAND_TRACE)');
 
   const sockets = new Map();
   for (const s of servers) sockets.set(s.label, await openSockets(s.port, opts.clients));
@@ -908,6 +912,7 @@ async function main() {
         otherLoadPctRounds: rs.map((x) => (x.cpu.other === undefined ? null : Math.round((100 * x.cpu.other) / 1000 / x.seconds))),
         errors: rs.reduce((a, x) => a + x.errorCount, 0),
         errorDetail: rs.map((x) => x.errors),
+        rounds: rs.map((x) => ({ completed: x.completed, windowUs: x.windowUs, serverCpuMs: x.cpu.server ?? null })),
       };
     }
     // Round i of sockey and round i of the hand-written server ran back to back: the
@@ -997,8 +1002,9 @@ async function main() {
     date: started.toISOString(),
     command,
     sockeyBin: path.relative(root, sockeyBin),
-    options: { durationS: opts.durationS, warmupS: opts.warmupS, rounds: opts.rounds, clients: opts.clients, retries: opts.retries, quietWaitS: opts.quietWaitS, scenarios: scenarioNames, nodeArgs },
+    options: { durationS: opts.durationS, warmupS: opts.warmupS, rounds: opts.rounds, clients: opts.clients, retries: opts.retries, quietWaitS: opts.quietWaitS, scenarios: scenarioNames, nodeArgs, handTrace: !['0', 'false'].includes(process.env.BENCH_HAND_TRACE ?? '') },
     machine: { node: process.version, cores, cpu: os.cpus()[0]?.model, platform: `${os.platform()} ${os.release()}` },
+    servers: Object.fromEntries(servers.map((s) => [s.label, { pid: s.pid, port: s.port }])),
     results,
     errors: totalErrors,
     unstable,
