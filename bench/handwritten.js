@@ -1,13 +1,18 @@
 #!/usr/bin/env node
-// The benchmark's baseline: the two events of bench/sockey.bench.yaml written by
-// hand with socket.io + mysql2 + ajv, the way a competent developer would.
+// The benchmark's baseline: the events of bench/sockey.bench.yaml written by hand with
+// socket.io + mysql2 + ajv, the way a competent developer would. With --sqlite it is
+// the baseline of bench/sockey.sqlite.bench.yaml instead: user.get on better-sqlite3.
 //
 //   BENCH_MYSQL_URL=mysql://root@127.0.0.1:3306/db node bench/handwritten.js --port 0
+//   BENCH_SQLITE_FILE=/tmp/bench.db node bench/handwritten.js --sqlite --port 0
 //
 // Prints `listening on <port>` on stdout when ready; closes on SIGINT/SIGTERM.
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 import AjvModule from 'ajv';
+import bcrypt from 'bcryptjs';
+import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
 import { Server } from 'socket.io';
 
@@ -17,6 +22,7 @@ const { values } = parseArgs({
   options: {
     port: { type: 'string', default: '0' },
     host: { type: 'string', default: '127.0.0.1' },
+    sqlite: { type: 'boolean', default: false },
   },
 });
 const port = Number(values.port);
@@ -25,14 +31,15 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
   process.exit(2);
 }
 const url = process.env.BENCH_MYSQL_URL;
-if (!url) {
-  console.error('BENCH_MYSQL_URL is not set (mysql://user:password@host:port/database)');
+const sqliteFile = process.env.BENCH_SQLITE_FILE;
+if (values.sqlite ? !sqliteFile : !url) {
+  console.error(values.sqlite ? 'BENCH_SQLITE_FILE is not set (the SQLite file with bench_users)' : 'BENCH_MYSQL_URL is not set (mysql://user:password@host:port/database)');
   process.exit(2);
 }
 
 // Validators compiled once at start: the same rules as the manifest.
 const ajv = new Ajv({ allErrors: true });
-const validateEcho = ajv.compile({
+const validateText = ajv.compile({
   type: 'object',
   properties: { text: { type: 'string', maxLength: 1000 } },
   required: ['text'],
@@ -43,13 +50,58 @@ const validateUserGet = ajv.compile({
   properties: { id: { type: 'integer', minimum: 1 } },
   required: ['id'],
 });
+const validateObject = ajv.compile({ type: 'object' }); // a route without params: any object
+const validateSum = ajv.compile({
+  type: 'object',
+  properties: { a: { type: 'number' }, b: { type: 'number' } },
+  required: ['a', 'b'],
+  additionalProperties: false,
+});
+const validateInsert = ajv.compile({
+  type: 'object',
+  properties: { id: { type: 'integer', minimum: 1 }, body: { type: 'string', maxLength: 255 } },
+  required: ['id', 'body'],
+  additionalProperties: false,
+});
+const validateAuth = ajv.compile({
+  type: 'object',
+  properties: {
+    type: { enum: ['register', 'login'] },
+    user: {
+      type: 'object',
+      properties: { name: { type: 'string', minLength: 3, maxLength: 32 }, password: { type: 'string', minLength: 5, maxLength: 60 } },
+      required: ['name', 'password'],
+    },
+  },
+  required: ['type', 'user'],
+});
 
-const pool = mysql.createPool({ uri: url, connectionLimit: 10, waitForConnections: true });
 const USER_GET = 'SELECT id, name, email FROM bench_users WHERE id = ?';
+const INSERT_EVENT = 'INSERT INTO bench_events (user_id, body) VALUES (?, ?)';
+const ROOM = 'r';
+const SESSION_MS = 86_400_000; // as sockey's default tokenTimeout
 
 const ok = (res) => ({ ok: true, err: false, res });
 const fail = (code, err) => ({ ok: false, err, res: false, code });
 const invalid = (validate) => fail('VALIDATION', `Invalid parameters: ${ajv.errorsText(validate.errors, { dataVar: 'payload' })}.`);
+
+// mysql2's defaults, as most apps use it (trace: true captures a stack per query; sockey turns
+// that off). BENCH_HAND_TRACE=0 turns it off here too, to compare sockey's own overhead alone.
+const trace = !['0', 'false'].includes(process.env.BENCH_HAND_TRACE ?? '');
+const pool = values.sqlite ? undefined : mysql.createPool({ uri: url, connectionLimit: 10, waitForConnections: true, trace });
+let sqlite;
+let userById;
+if (values.sqlite) {
+  sqlite = new Database(sqliteFile);
+  sqlite.pragma('journal_mode = WAL');
+  userById = sqlite.prepare(USER_GET);
+}
+
+// Accounts and sessions in memory: signing in is setup, never measured. A session is
+// the user of a socket, looked up on every auth-only event.
+const accounts = new Map(); // lower-cased name -> { id, name, hash }
+const sessions = new Map(); // socket.id -> { id, name, issuedAt }
+let nextUserId = 1;
 
 const http = createServer();
 const io = new Server(http, { cors: { origin: '*' } });
@@ -61,8 +113,25 @@ io.on('connection', (socket) => {
     else socket.emit(event + (envelope.ok ? '_data' : '_error'), envelope);
   };
 
+  if (values.sqlite) {
+    socket.on('user.get', (payload, ack) => {
+      if (!validateUserGet(payload)) return answer('user.get', ack, invalid(validateUserGet));
+      let row;
+      try {
+        row = userById.get(payload.id);
+      } catch (e) {
+        console.error(`user.get failed: ${e.message}`);
+        return answer('user.get', ack, fail('DB_ERROR', 'Database error.'));
+      }
+      answer('user.get', ack, ok(row ?? null));
+    });
+    return;
+  }
+
+  socket.on('disconnect', () => sessions.delete(socket.id));
+
   socket.on('echo', (payload, ack) => {
-    if (!validateEcho(payload)) return answer('echo', ack, invalid(validateEcho));
+    if (!validateText(payload)) return answer('echo', ack, invalid(validateText));
     answer('echo', ack, ok(payload));
   });
 
@@ -76,6 +145,63 @@ io.on('connection', (socket) => {
       answer('user.get', ack, fail('DB_ERROR', 'Database error.'));
     }
   });
+
+  socket.on('auth', async (payload, ack) => {
+    if (!validateAuth(payload)) return answer('auth', ack, invalid(validateAuth));
+    const { name, password } = payload.user;
+    const key = name.toLowerCase();
+    let account = accounts.get(key);
+    if (payload.type === 'register') {
+      if (account) return answer('auth', ack, fail('CONFLICT', 'That name is taken.'));
+      account = { id: nextUserId++, name, hash: await bcrypt.hash(password, 4) };
+      accounts.set(key, account);
+    } else if (!account || !(await bcrypt.compare(password, account.hash))) {
+      return answer('auth', ack, fail('UNAUTHORIZED', 'Wrong name or password.'));
+    }
+    if (!socket.connected) return;
+    sessions.set(socket.id, { id: account.id, name: account.name, issuedAt: Date.now() });
+    answer('auth', ack, ok({ name: account.name, token: randomBytes(32).toString('base64url') }));
+  });
+
+  socket.on('whoami', (payload, ack) => {
+    const user = sessions.get(socket.id);
+    if (!user) return answer('whoami', ack, fail('UNAUTHORIZED', 'Not signed in.'));
+    if (Date.now() - user.issuedAt > SESSION_MS) {
+      sessions.delete(socket.id);
+      return answer('whoami', ack, fail('UNAUTHORIZED', 'Logged out.'));
+    }
+    if (!validateObject(payload ?? {})) return answer('whoami', ack, invalid(validateObject));
+    answer('whoami', ack, ok({ id: user.id, name: user.name }));
+  });
+
+  socket.on('room.join', async (payload, ack) => {
+    if (!validateObject(payload ?? {})) return answer('room.join', ack, invalid(validateObject));
+    await socket.join(ROOM);
+    answer('room.join', ack, ok({ joined: ROOM }));
+  });
+
+  socket.on('room.send', (payload, ack) => {
+    if (!validateText(payload)) return answer('room.send', ack, invalid(validateText));
+    const envelope = ok(payload);
+    io.to(ROOM).emit('room.send_data', envelope);
+    answer('room.send', ack, envelope);
+  });
+
+  socket.on('sum', (payload, ack) => {
+    if (!validateSum(payload)) return answer('sum', ack, invalid(validateSum));
+    answer('sum', ack, ok({ sum: payload.a + payload.b }));
+  });
+
+  socket.on('events.insert', async (payload, ack) => {
+    if (!validateInsert(payload)) return answer('events.insert', ack, invalid(validateInsert));
+    try {
+      const [result] = await pool.execute(INSERT_EVENT, [payload.id, payload.body]);
+      answer('events.insert', ack, ok({ affectedRows: result.affectedRows, insertId: result.insertId }));
+    } catch (e) {
+      console.error(`events.insert failed: ${e.message}`);
+      answer('events.insert', ack, fail('DB_ERROR', 'Database error.'));
+    }
+  });
 });
 
 http.listen(port, values.host, () => {
@@ -87,7 +213,8 @@ const close = () => {
   if (closing) return;
   closing = true;
   io.close(() => {
-    pool.end().finally(() => process.exit(0));
+    sqlite?.close();
+    (pool ? pool.end() : Promise.resolve()).finally(() => process.exit(0));
   });
   setTimeout(() => process.exit(0), 3000).unref();
 };
