@@ -21,7 +21,8 @@ export interface Driver {
   readonly dialect: Dialect;
   /** For logs: never includes a password. */
   readonly description: string;
-  run(text: string, values: SqlValue[]): QueryResult | Promise<QueryResult>;
+  /** `firstRow`: only the first row is wanted (`result: row | value`); a driver may stop reading there. */
+  run(text: string, values: SqlValue[], firstRow?: boolean): QueryResult | Promise<QueryResult>;
   /** All steps in one transaction; the last step's result. */
   transaction(steps: SqlStep[]): QueryResult | Promise<QueryResult>;
   /** A script of several statements (schema files). */

@@ -45,9 +45,13 @@ export class SqliteDriver implements Driver {
     return s;
   }
 
-  private runSync(text: string, values: SqlValue[]): QueryResult {
+  private runSync(text: string, values: SqlValue[], firstRow = false): QueryResult {
     const s = this.statement(text);
     if (s.reader) {
+      if (firstRow) {
+        const row = s.get(...values) as Record<string, unknown> | undefined;
+        return { rows: row === undefined ? [] : [row], affectedRows: 0, insertId: null };
+      }
       const rows = s.all(...values) as Record<string, unknown>[];
       return { rows, affectedRows: 0, insertId: null };
     }
@@ -55,9 +59,9 @@ export class SqliteDriver implements Driver {
     return { affectedRows: info.changes, insertId: toId(info.lastInsertRowid) };
   }
 
-  run(text: string, values: SqlValue[]): QueryResult {
+  run(text: string, values: SqlValue[], firstRow?: boolean): QueryResult {
     try {
-      return this.runSync(text, values);
+      return this.runSync(text, values, firstRow);
     } catch (e) {
       throw dbError(e);
     }

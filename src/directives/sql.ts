@@ -35,12 +35,13 @@ export function compileSql(sql: string | string[], result: ResultShape | undefin
   if (!db) return { run: noDb, statements: located };
   if (statements.length === 1) {
     const [{ text, extract }] = statements as [CompiledStatement];
+    const firstRow = result === 'row' || result === 'value';
     return {
       statements: located,
       run(call) {
         const values = new Array<SqlValue>(extract.length);
         for (let i = 0; i < extract.length; i++) values[i] = extract[i]!(call);
-        const r = db.run(text, values);
+        const r = db.run(text, values, firstRow);
         return r instanceof Promise ? r.then(shape) : shape(r);
       },
     };
