@@ -1,11 +1,17 @@
 import mysql from 'mysql2/promise';
 import { dbError, type Driver, type QueryResult, type SqlStep, type SqlValue } from './driver.js';
 
+interface CallbackPool {
+  execute(sql: string, values: SqlValue[], cb: (err: Error | null, result: unknown) => void): void;
+}
+
 /** MySQL/MariaDB through a mysql2 pool; every statement runs as a server-side prepared statement. */
 export class MysqlDriver implements Driver {
   readonly dialect = 'mysql' as const;
   readonly description: string;
   private readonly pool: mysql.Pool;
+  /** The same pool's callback API: one promise per statement instead of three (the hot path). */
+  private readonly raw: CallbackPool;
 
   constructor(
     private readonly url: string,
@@ -13,16 +19,14 @@ export class MysqlDriver implements Driver {
   ) {
     // trace: false: no stack captured per query (errors become DB_ERROR; only their message is logged).
     this.pool = mysql.createPool({ uri: url, connectionLimit: poolSize, waitForConnections: true, maxIdle: poolSize, enableKeepAlive: true, trace: false });
+    this.raw = (this.pool as unknown as { pool: CallbackPool }).pool;
     this.description = `mysql ${redact(url)}`;
   }
 
-  async run(text: string, values: SqlValue[]): Promise<QueryResult> {
-    try {
-      const [result] = await this.pool.execute(text, values);
-      return toResult(result);
-    } catch (e) {
-      throw dbError(e);
-    }
+  run(text: string, values: SqlValue[]): Promise<QueryResult> {
+    return new Promise((resolve, reject) => {
+      this.raw.execute(text, values, (err, result) => (err ? reject(dbError(err)) : resolve(toResult(result))));
+    });
   }
 
   async transaction(steps: SqlStep[]): Promise<QueryResult> {

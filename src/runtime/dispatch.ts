@@ -71,7 +71,7 @@ function handle(target: DispatchTarget, socket: Socket, state: SocketState, even
   try {
     pending = identified(target, call, route, payload, ack);
   } catch (e) {
-    fail(call, route, e, ack);
+    failSafely(call, route, e, ack);
   }
   if (!(pending instanceof Promise)) {
     table.load.inflight--;
@@ -83,13 +83,18 @@ function handle(target: DispatchTarget, socket: Socket, state: SocketState, even
     },
     (e: unknown) => {
       table.load.inflight--;
-      try {
-        fail(call, route, e, ack);
-      } catch (err) {
-        call.log.error({ event, err: (err as Error)?.message }, 'could not answer a failed message');
-      }
+      failSafely(call, route, e, ack);
     },
   );
+}
+
+/** No failure of one message, not even of its answer, may reach socket.io's event loop. */
+function failSafely(call: Call, route: Route, e: unknown, ack: Ack | undefined): void {
+  try {
+    fail(call, route, e, ack);
+  } catch (err) {
+    call.log.error({ event: call.event, err: (err as Error)?.message }, 'could not answer a failed message');
+  }
 }
 
 function identified(target: DispatchTarget, call: Call, route: Route, payload: unknown, ack: Ack | undefined): void | Promise<void> {
