@@ -264,7 +264,8 @@ describe('logs', () => {
 `;
     t = await startServer(`${BASE}  audit: { hook: ./audit.mjs#audit }\n`, { 'audit.mjs': hook });
     // Every redacted path, a wildcard one under a name of its own.
-    const fields = Object.fromEntries(REDACT_PATHS.map((p, i) => [p.replace('*', `wrap${i}`), `s3cret-${i}-${p}`]));
+    // The top-level and one-level paths here; the deeper and list ones in the next test.
+    const fields = Object.fromEntries(REDACT_PATHS.filter((p) => p.split('.').length <= 2 && !p.includes('[')).map((p, i) => [p.replace('*', `wrap${i}`), `s3cret-${i}-${p}`]));
     expect(Object.keys(fields).length).toBeGreaterThanOrEqual(8);
     expect(await call(await t.client(), 'audit', { fields })).toEqual({ ok: true, err: false, res: true });
     const line = t.logs.lines.find((l) => l.msg === 'audit');
@@ -277,6 +278,18 @@ describe('logs', () => {
     }
     expect(line!.note).toBe('visible');
     expect(t.logs.text()).not.toMatch(/s3cret-/);
+  });
+
+  it('secrets two objects down, and in the items of a list, are redacted too', async () => {
+    const { createLogger } = await import('../src/runtime/logger.js');
+    const { Writable } = await import('node:stream');
+    let out = '';
+    const log = createLogger({ format: 'json', destination: new Writable({ write: (c, _e, cb) => ((out += String(c)), cb()) }) });
+    log.info({ req: { user: { password: 's3cret-a', name: 'ada' } }, users: [{ token: 's3cret-b' }, { key: 's3cret-c' }], db: { url: 's3cret-d' } }, 'nested');
+    const line = JSON.parse(out.trim()) as { req: { user: { password: string; name: string } }; users: Array<Record<string, string>> };
+    expect(line.req.user).toEqual({ password: '[redacted]', name: 'ada' });
+    expect(line.users).toEqual([{ token: '[redacted]' }, { key: '[redacted]' }]);
+    expect(out).not.toMatch(/s3cret-/);
   });
 
   it('--log json writes JSON lines on stderr', async () => {

@@ -8,7 +8,10 @@ export type LogFormat = 'pretty' | 'json';
  * stdout stays for command output. Passwords and tokens are redacted wherever they appear.
  */
 /** The paths whose values never reach a log line. */
-export const REDACT_PATHS = ['password', '*.password', 'token', '*.token', 'key', '*.key', 'url', '*.url'];
+const SECRET_FIELDS = ['password', 'token', 'key', 'url'];
+
+/** Where those fields are found: at the top, one or two objects down, and in the items of a list. */
+export const REDACT_PATHS = SECRET_FIELDS.flatMap((f) => [f, `*.${f}`, `*.*.${f}`, `*[*].${f}`]);
 
 export function createLogger(options: { format?: LogFormat; level?: string; destination?: NodeJS.WritableStream } = {}): Logger {
   const level = options.level ?? process.env.SOCKEY_LOG_LEVEL ?? 'info';
