@@ -44,7 +44,12 @@ export class HookLoader {
           if (url.startsWith('file:') && !url.includes('/node_modules/')) this.files.add(fileURLToPath(url.split('?')[0]!));
         },
       }).then(
-        (m: Record<string, unknown>) => m,
+        // tsx reports imports from its loader thread: let those messages in (two loop turns, so a
+        // poll phase passes whichever phase this resumes in) before the file list is read.
+        async (m: Record<string, unknown>) => {
+          for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
+          return m;
+        },
         (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
       );
       this.modules.set(file, p);
