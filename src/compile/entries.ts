@@ -61,9 +61,30 @@ export function routeEntries(
     else if (seen.has(event)) sink.error('RESERVED_EVENT', at, `"${event}" is the built-in auth event; rename auth.event or this route`, { at: 'key' });
     if (seen.has(event)) continue;
     seen.add(event);
-    entries.push({ event, raw: readSqlFiles(raw, source, at, sink, files), at, builtin: false });
+    entries.push({ event, raw: resolveGuard(readSqlFiles(raw, source, at, sink, files), (source.data as RawManifest).guards, at, sink), at, builtin: false });
   }
   return entries;
+}
+
+/** A name: what `guard:` holds when it names one of `guards:` (SQL always has a space or a parenthesis). */
+const GUARD_NAME = /^[A-Za-z_][\w.-]*$/;
+
+/**
+ * `guard:` resolved into `{ sql | hook, from }`: a name becomes the guard it
+ * names (so a change to it changes the route's fingerprint), inline SQL and
+ * `{ hook }` stay as written.
+ */
+function resolveGuard(raw: RawRoute, guards: RawManifest['guards'], at: ManifestPath, sink: DiagnosticSink): RawRoute {
+  const g = raw.guard;
+  if (g === undefined || typeof g !== 'string') return raw;
+  if (!GUARD_NAME.test(g)) return { ...raw, guard: { sql: g } };
+  const named = guards?.[g];
+  if (named === undefined) {
+    const known = Object.keys(guards ?? {});
+    sink.error('GUARD', [...at, 'guard'], `no guard named "${g}" under guards:${known.length ? ` (there are: ${known.join(', ')})` : ''}`);
+    return { ...raw, guard: undefined };
+  }
+  return { ...raw, guard: typeof named === 'string' ? { sql: named, from: g } : { hook: named.hook, from: g } };
 }
 
 /** A `sql:` that is a path ending in .sql is read from that file (relative to the manifest). */
@@ -91,15 +112,18 @@ function readSqlFiles(raw: RawRoute, source: ManifestSource, at: ManifestPath, s
 /** The hook specs (`path#export`) of routes and their timers. */
 export function hookSpecs(raws: readonly RawRoute[]): string[] {
   const specs = new Set<string>();
-  for (const raw of raws) for (const a of [raw, ...(raw.timers ?? [])]) if (typeof a.hook === 'string') specs.add(a.hook);
+  for (const raw of raws) {
+    for (const a of [raw, ...(raw.timers ?? [])]) if (typeof a.hook === 'string') specs.add(a.hook);
+    if (typeof raw.guard === 'object' && raw.guard.hook) specs.add(raw.guard.hook);
+  }
   return [...specs];
 }
 
 export function usesDatabase(raw: RawRoute): boolean {
-  return [raw, ...(raw.timers ?? [])].some((a) => a.sql !== undefined || a.hook !== undefined);
+  return raw.guard !== undefined || [raw, ...(raw.timers ?? [])].some((a) => a.sql !== undefined || a.hook !== undefined);
 }
 
 /** A hook route changes when any module the hooks loaded changes (their imports included). */
 export function usesHook(raw: RawRoute): boolean {
-  return [raw, ...(raw.timers ?? [])].some((a) => typeof a.hook === 'string');
+  return (typeof raw.guard === 'object' && raw.guard.hook !== undefined) || [raw, ...(raw.timers ?? [])].some((a) => typeof a.hook === 'string');
 }

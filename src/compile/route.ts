@@ -40,6 +40,7 @@ export function compileRoute(event: string, raw: RawRoute, base: RouteBase, fing
     leave: draft.leave,
     roomChecks: draft.roomChecks,
     rateLimit: draft.rateLimit,
+    guard: draft.guard,
     timers: draft.timers,
     summary: {
       event,

@@ -90,6 +90,8 @@ export interface Route {
   /** Room templates that do not read `res`: rendered (and checked) before the action, so a refused room does no work. */
   readonly roomChecks: readonly Template[];
   readonly rateLimit?: RateLimiter;
+  /** `guard:` checked after the params, before anything else; false answers FORBIDDEN. */
+  readonly guard?: (call: Call) => boolean | Promise<boolean>;
   readonly timers: readonly TimerPlan[];
   /** What `sockey routes` prints. */
   readonly summary: RouteSummary;

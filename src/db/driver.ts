@@ -23,8 +23,8 @@ export interface Driver {
   readonly description: string;
   /** `firstRow`: only the first row is wanted (`result: row | value`); a driver may stop reading there. */
   run(text: string, values: SqlValue[], firstRow?: boolean): QueryResult | Promise<QueryResult>;
-  /** All steps in one transaction; the last step's result. */
-  transaction(steps: SqlStep[]): QueryResult | Promise<QueryResult>;
+  /** All steps in one transaction; the last step's result. `verify` sees it before the commit: a throw rolls back. */
+  transaction(steps: SqlStep[], verify?: (last: QueryResult) => unknown): QueryResult | Promise<QueryResult>;
   /** A script of several statements (schema files). */
   exec(script: string): Promise<void>;
   /** Prepares a statement without running it, so typos are caught before deploy. */

@@ -1,4 +1,5 @@
 import mysql from 'mysql2/promise';
+import { isSockeyError } from '../core/errors.js';
 import { dbError, type Driver, type QueryResult, type SqlStep, type SqlValue } from './driver.js';
 
 interface CallbackPool {
@@ -29,7 +30,7 @@ export class MysqlDriver implements Driver {
     });
   }
 
-  async transaction(steps: SqlStep[]): Promise<QueryResult> {
+  async transaction(steps: SqlStep[], verify?: (last: QueryResult) => unknown): Promise<QueryResult> {
     let conn: mysql.PoolConnection | undefined;
     try {
       conn = await this.pool.getConnection();
@@ -39,11 +40,12 @@ export class MysqlDriver implements Driver {
         const [result] = await conn.execute(step.text, step.values);
         last = toResult(result);
       }
+      verify?.(last);
       await conn.commit();
       return last;
     } catch (e) {
       if (conn) await conn.rollback().catch(() => undefined);
-      throw dbError(e);
+      throw isSockeyError(e) ? e : dbError(e);
     } finally {
       conn?.release();
     }

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { isSockeyError } from '../core/errors.js';
 import { dbError, type Driver, type QueryResult, type SqlStep, type SqlValue } from './driver.js';
 
 type Statement = Database.Statement<unknown[]>;
@@ -67,15 +68,17 @@ export class SqliteDriver implements Driver {
     }
   }
 
-  transaction(steps: SqlStep[]): QueryResult {
+  transaction(steps: SqlStep[], verify?: (last: QueryResult) => unknown): QueryResult {
     try {
       return this.db.transaction(() => {
         let last: QueryResult = { affectedRows: 0, insertId: null };
         for (const step of steps) last = this.runSync(step.text, step.values);
+        verify?.(last);
         return last;
       })();
     } catch (e) {
-      throw dbError(e);
+      // An unmet expectation (a SockeyError from verify) is the caller's answer, not a database failure.
+      throw isSockeyError(e) ? e : dbError(e);
     }
   }
 

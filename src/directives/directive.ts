@@ -1,4 +1,4 @@
-import type { Action, AuthMode, EmitPlan, RateLimiter, Template, TimerPlan } from '../core/route.js';
+import type { Action, AuthMode, Call, EmitPlan, RateLimiter, Template, TimerPlan } from '../core/route.js';
 import type { ManifestPath } from '../manifest/diagnostics.js';
 import type { RawRoute } from '../manifest/types.js';
 import type { DirectiveContext } from './context.js';
@@ -18,6 +18,8 @@ export interface RouteDraft {
   roomChecks: Template[];
   timers: TimerPlan[];
   rateLimit?: RateLimiter;
+  /** Passes (true) or refuses (false) the call, checked after the params. */
+  guard?: (call: Call) => boolean | Promise<boolean>;
 }
 
 /**

@@ -23,10 +23,11 @@ export interface SqlAction {
 }
 
 /** `sql:` compiles to placeholder SQL plus one value extractor per placeholder. */
-export function compileSql(sql: string | string[], result: ResultShape | undefined, ctx: DirectiveContext): SqlAction {
+export function compileSql(sql: string | string[], result: ResultShape | undefined, ctx: DirectiveContext, expect?: Expectation, at: ManifestPath = [...ctx.at, 'sql']): SqlAction {
   const list = Array.isArray(sql) ? sql : [sql];
-  const statements = list.map((text, i) => compileStatement(text, ctx, Array.isArray(sql) ? [...ctx.at, 'sql', i] : [...ctx.at, 'sql']));
+  const statements = list.map((text, i) => compileStatement(text, ctx, Array.isArray(sql) ? [...at, i] : [...at]));
   const shape = shaper(result);
+  const verify = expect ? expectation(expect) : undefined;
   const db = ctx.db;
   const noDb = () => {
     throw new SockeyError('DB_ERROR');
@@ -41,8 +42,9 @@ export function compileSql(sql: string | string[], result: ResultShape | undefin
       run(call) {
         const values = new Array<SqlValue>(extract.length);
         for (let i = 0; i < extract.length; i++) values[i] = extract[i]!(call);
-        const r = db.run(text, values, firstRow);
-        return r instanceof Promise ? r.then(shape) : shape(r);
+        const r = db.run(text, values, firstRow && !expect);
+        if (r instanceof Promise) return r.then(verify ? (x) => shape(verify(x)) : shape);
+        return shape(verify ? verify(r) : r);
       },
     };
   }
@@ -50,9 +52,21 @@ export function compileSql(sql: string | string[], result: ResultShape | undefin
     statements: located,
     run(call) {
       const steps: SqlStep[] = statements.map((s) => ({ text: s.text, values: s.extract.map((x) => x(call)) }));
-      const r = db.transaction(steps);
+      // An unmet expectation throws inside the transaction, which rolls it back.
+      const r = db.transaction(steps, verify);
       return r instanceof Promise ? r.then(shape) : shape(r);
     },
+  };
+}
+
+/** `expect:` on a statement's result: at least one row (`row`, `rows`) or a changed row (`changed`). */
+export type Expectation = 'row' | 'rows' | 'changed';
+
+function expectation(expect: Expectation): (r: QueryResult) => QueryResult {
+  const met = expect === 'changed' ? (r: QueryResult) => r.affectedRows > 0 : (r: QueryResult) => (r.rows?.length ?? 0) > 0;
+  return (r) => {
+    if (!met(r)) throw new SockeyError('NOT_FOUND');
+    return r;
   };
 }
 

@@ -18,6 +18,7 @@ export const DIAGNOSTIC_CODES = {
   EMIT: 'an incomplete emit target',
   ROOM: 'a join, leave or emit room in sockey\'s own "sockey:" namespace',
   TIMER: 'a timer without exactly one of after/every',
+  GUARD: 'a guard: that names no guard under guards:, or an expect: without sql',
   ENV: 'an {{env.X}} that is not set',
   DB: 'the database rejects a statement or cannot be reached',
 } as const;

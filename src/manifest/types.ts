@@ -48,6 +48,16 @@ export interface RawRoute extends RawAction {
   leave?: string | string[];
   rateLimit?: RawRateLimit;
   timers?: RawTimer[];
+  /** A `guards:` name, inline SQL, or a hook; after compile/entries.ts, always resolved (`RawGuard`). */
+  guard?: string | RawGuard;
+  expect?: 'row' | 'rows' | 'changed';
+}
+
+/** A guard as written under `guards:` or inline, or resolved from a name (`from`: where it is declared). */
+export interface RawGuard {
+  sql?: string;
+  hook?: string;
+  from?: string;
 }
 
 export interface RawManifest {
@@ -81,5 +91,6 @@ export interface RawManifest {
     loginRateLimit?: RawRateLimit;
     lengths?: { username?: { min?: number; max?: number }; password?: { min?: number; max?: number } };
   };
+  guards?: Record<string, string | { hook: string }>;
   routes?: Record<string, RawRoute>;
 }

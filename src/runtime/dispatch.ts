@@ -117,6 +117,21 @@ function checked(target: DispatchTarget, call: Call, route: Route, payload: unkn
     if (wait > 0) throw new SockeyError('RATE_LIMITED', 'Too many requests, slow down.', { retryAfterMs: wait });
   }
   call.params = route.validate(payload);
+  if (route.guard) {
+    const pass = route.guard(call);
+    if (pass instanceof Promise) return pass.then((ok) => allowed(target, call, route, ok, ack));
+    return allowed(target, call, route, pass, ack);
+  }
+  return run(target, call, route, ack);
+}
+
+function allowed(target: DispatchTarget, call: Call, route: Route, pass: boolean, ack: Ack | undefined): void | Promise<void> {
+  // No detail about why: that would tell a caller about the data.
+  if (!pass) throw new SockeyError('FORBIDDEN');
+  return run(target, call, route, ack);
+}
+
+function run(target: DispatchTarget, call: Call, route: Route, ack: Ack | undefined): void | Promise<void> {
   for (const check of route.roomChecks) check(call);
   const res = route.action(call);
   if (res instanceof Promise) return res.then((r: unknown) => acted(target, call, route, r, ack));
