@@ -9,14 +9,10 @@ import { eventually, flush, ok } from './support/flow.js';
 import { createTestDatabase } from './support/mysql.js';
 import { runCli, serve as serveCli, type Served } from './support/child.js';
 import { armWatcher, linesAt, rejectedLines, reloadedLines, spacedWriter, steadyLoad, transitions, untilReloads, untilReply } from './support/reload-util.js';
-import { call, collect, next, sleep, startServer, tempApp, type TestServer } from './support/util.js';
+import { call, collect, manifestOf, next, sleep, startServer, tempApp, type TestServer } from './support/util.js';
 
 /** A manifest from route bodies (one flow mapping each), with an optional extra top-level section. */
-function manifest(routes: Record<string, string>, head = 'database: { driver: sqlite, file: ./data/app.db }'): string {
-  return `version: 1\n${head}\nroutes:\n${Object.entries(routes)
-    .map(([event, body]) => `  ${event}: ${body}`)
-    .join('\n')}\n`;
-}
+const manifest = (routes: Record<string, string>, head?: string) => manifestOf(routes, head);
 
 const unknownEvent = (r: any) => r?.ok === false && r?.code === 'UNKNOWN_EVENT';
 

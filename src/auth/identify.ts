@@ -17,7 +17,7 @@ import { storeFor } from './store.js';
 export function identify(call: Call, payload: unknown, db: Driver, settings: Settings, sessions: SessionIndex): Identity | Promise<Identity> {
   const { state } = call;
   const session = state.session as Session | undefined;
-  if (session && state.user && !state.ready && !carriesKey(payload) && sessions.clock.now() - session.issuedAt <= settings.auth.tokenTimeoutMs) {
+  if (session && state.user && !state.ready && !carriesKey(payload) && sessions.isFresh(session.issuedAt)) {
     return { user: state.user, payload };
   }
   return identifySlowly(call, payload, db, settings, sessions);

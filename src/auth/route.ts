@@ -77,7 +77,7 @@ export function authRoute(settings: Settings, driver: Driver | undefined, sessio
       }
       case 'check': {
         const row = await verifyToken(store, user.name, user.key);
-        const fresh = row !== undefined && (Boolean(row.persistent) || clock.now() - row.issued_at <= auth.tokenTimeoutMs);
+        const fresh = row !== undefined && (Boolean(row.persistent) || sessions.isFresh(row.issued_at));
         return { valid: fresh, name: fresh ? row!.name : null };
       }
     }

@@ -45,9 +45,14 @@ export class SessionIndex {
 
   constructor(readonly clock: Clock = systemClock) {}
 
-  /** How long a non-persistent session lives (set from the settings on every load). */
+  /** How long a token lives before it must be renewed (auth.tokenTimeout, set on every load). */
   expireAfter(timeoutMs: number): void {
     this.timeoutMs = timeoutMs;
+  }
+
+  /** A token issued at `issuedAt` is still within tokenTimeout. */
+  isFresh(issuedAt: number): boolean {
+    return this.timeoutMs === undefined || this.clock.now() - issuedAt <= this.timeoutMs;
   }
 
   /** The live Session of a key row (shared), or a new one for a key no socket uses yet. */
@@ -180,7 +185,7 @@ export async function verifyToken(store: AuthStore, name: unknown, token: unknow
  * fails with "Logged out.".
  */
 export async function ensureFresh(session: Session, socket: Socket, store: AuthStore, settings: Settings, sessions: SessionIndex): Promise<void> {
-  if (sessions.clock.now() - session.issuedAt <= settings.auth.tokenTimeoutMs) return;
+  if (sessions.isFresh(session.issuedAt)) return;
   if (session.renewing) return session.renewing;
   if (!session.persistent) {
     await store.deleteKey(session.keyId);

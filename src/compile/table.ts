@@ -15,8 +15,8 @@ import { isUnder } from './refused.js';
 import { compileRoute } from './route.js';
 export { RESERVED_EVENTS, type BuiltinRoutes } from './entries.js';
 
-/** The built-ins of one plugin (none when it is off), or of several, for a manifest's settings. */
-export type BuiltinProvider = (settings: Settings, driver: Driver | undefined) => BuiltinRoutes | BuiltinRoutes[] | undefined;
+/** The built-in routes for a manifest's settings (pipeline/plugin.ts gathers them from the plugins). */
+export type BuiltinProvider = (settings: Settings, driver: Driver | undefined) => BuiltinRoutes[];
 
 export interface CompileOptions {
   /** The open database; absent when only validating. */
@@ -90,8 +90,7 @@ export async function compileSource(source: ManifestSource, options: CompileOpti
   }
   const settings = options.settings ?? resolveSettings(source.data as RawManifest, source.dir, options.env ?? process.env, sink, options.strictEnv ?? true);
   const files = new Set<string>([source.absPath, ...settings.database.schema]);
-  const provided = options.builtins?.(settings, options.driver);
-  const builtins = provided === undefined ? [] : Array.isArray(provided) ? provided : [provided];
+  const builtins = options.builtins?.(settings, options.driver) ?? [];
   const refusedPaths: ManifestPath[] = [];
   const entries = routeEntries(source, builtins, refusedIn, sink, files, refusedPaths);
 

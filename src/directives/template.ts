@@ -36,14 +36,19 @@ export function checkTemplateNames(names: readonly string[], ctx: DirectiveConte
 
 /** A string template (event and room names), parsed once. */
 export function compileStringTemplate(text: string, ctx: DirectiveContext, path: ManifestPath): Template {
+  return parseStringTemplate(text, ctx, path).render;
+}
+
+/** The render function and the names it reads; a template that does not parse is reported and renders as written. */
+function parseStringTemplate(text: string, ctx: DirectiveContext, path: ManifestPath): { render: Template; names: readonly string[] } {
   try {
     const t = compileTemplate(text);
     checkTemplateNames(t.names, ctx, path);
-    if (t.constant) return () => text;
-    return (call, res) => t.render(viewOf(call, res));
+    if (t.constant) return { render: () => text, names: t.names };
+    return { render: (call, res) => t.render(viewOf(call, res)), names: t.names };
   } catch (e) {
     ctx.sink.error('TEMPLATE', path, `template does not parse: ${(e as Error).message}`);
-    return () => text;
+    return { render: () => text, names: [] };
   }
 }
 
@@ -58,13 +63,7 @@ export interface RoomTemplate {
  * no payload reaches sockey's own rooms; a constant one is checked here.
  */
 export function compileRoomTemplate(text: string, ctx: DirectiveContext, path: ManifestPath): RoomTemplate {
-  let names: string[] = [];
-  try {
-    names = compileTemplate(text).names;
-  } catch {
-    // compileStringTemplate reports it.
-  }
-  const render = compileStringTemplate(text, ctx, path);
+  const { render, names } = parseStringTemplate(text, ctx, path);
   if (text.startsWith(RESERVED_ROOM_PREFIX)) {
     ctx.sink.error('ROOM', path, `rooms starting with "${RESERVED_ROOM_PREFIX}" are sockey's own (use emit: { to: user } to reach a user's sockets)`);
   }

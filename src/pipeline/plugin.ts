@@ -27,8 +27,8 @@ export interface ServerContext {
  * like the user's, tables, and the per-connection and per-message steps.
  */
 export interface ServerPlugin {
-  /** Built-in routes, compiled with the manifest's (`sockey routes` lists them as built-in). */
-  builtins?: BuiltinProvider;
+  /** Built-in routes, compiled with the manifest's (`sockey routes` lists them as built-in); none when off. */
+  builtins?: (settings: Settings, driver: Driver | undefined) => BuiltinRoutes | undefined;
   /** Who sends a message. Plugins are asked in order; the first that finds a user wins. */
   identify?: (call: Call, payload: unknown, server: ServerContext) => Identity | Promise<Identity>;
   /** Runs once per connection (handshake authentication), for every plugin in order. */
@@ -39,9 +39,9 @@ export interface ServerPlugin {
 
 /** The built-in routes of all plugins, each with the manifest path its problems point at. */
 export function builtinRoutes(plugins: readonly ServerPlugin[]): BuiltinProvider | undefined {
-  const providers = plugins.map((p) => p.builtins).filter((b): b is BuiltinProvider => Boolean(b));
+  const providers = plugins.map((p) => p.builtins).filter((b): b is NonNullable<ServerPlugin['builtins']> => Boolean(b));
   if (providers.length === 0) return undefined;
-  return (settings, driver) => providers.flatMap((provide) => provide(settings, driver) ?? ([] as BuiltinRoutes[]));
+  return (settings, driver) => providers.flatMap((provide) => provide(settings, driver) ?? []);
 }
 
 /** The built-in tables of all plugins for a database (sql/<driver>/*.sql). */

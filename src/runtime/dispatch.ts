@@ -147,16 +147,11 @@ function acted(target: DispatchTarget, call: Call, route: Route, res: unknown, a
 }
 
 /** The in-memory adapter joins synchronously; a cluster adapter may answer promises, which are then awaited in order. */
-function joinAndLeave(call: Call, route: Route, res: unknown): Promise<void> | undefined {
-  const steps: Array<() => void | Promise<void>> = [...route.join.map((room) => () => call.socket.join(room(call, res))), ...route.leave.map((room) => () => call.socket.leave(room(call, res)))];
-  for (let i = 0; i < steps.length; i++) {
-    const r = steps[i]!();
-    if (r instanceof Promise) {
-      return (async () => {
-        await r;
-        for (let k = i + 1; k < steps.length; k++) await steps[k]!();
-      })();
-    }
+function joinAndLeave(call: Call, route: Route, res: unknown, from = 0): Promise<void> | undefined {
+  const { join, leave } = route;
+  for (let i = from; i < join.length + leave.length; i++) {
+    const r = i < join.length ? call.socket.join(join[i]!(call, res)) : call.socket.leave(leave[i - join.length]!(call, res));
+    if (r instanceof Promise) return r.then(() => joinAndLeave(call, route, res, i + 1));
   }
   return undefined;
 }

@@ -8,23 +8,17 @@ import type { Call, Route, TimerPlan } from '../core/route.js';
 export function startRouteTimers(call: Call, route: Route): void {
   const timers = call.state.timers;
   timers.clear(route.event);
-  // Signed in on this socket (not a per-message key): a later sign-out is seen on the socket's state.
-  const viaSocket = call.auth !== null && call.auth === call.state.user;
+  // Timers started as a user are cleared by SessionIndex when that user signs out, is revoked or times out.
   const asUser = call.auth !== null;
   for (const plan of route.timers) {
-    const tick = () => void fire(call, route, plan, viaSocket);
+    const tick = () => void fire(call, route, plan);
     if (plan.kind === 'after') timers.after(route.event, plan.ms, tick, asUser);
     else timers.every(route.event, plan.ms, tick, asUser);
   }
 }
 
-async function fire(call: Call, route: Route, plan: TimerPlan, viaSocket: boolean): Promise<void> {
+async function fire(call: Call, route: Route, plan: TimerPlan): Promise<void> {
   if (!call.socket.connected) return;
-  // Started as a user who has since signed out (or been replaced): stop speaking for them.
-  if (viaSocket && call.state.user !== call.auth) {
-    call.state.timers.clear(route.event);
-    return;
-  }
   try {
     let res = plan.action(call);
     if (res instanceof Promise) res = await res;

@@ -126,3 +126,10 @@ export function collect<T = any>(socket: ClientSocket, event: string): T[] {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A manifest of the given routes (event -> YAML flow value) under a head (the database line by default). */
+export function manifestOf(routes: Record<string, string>, head = 'database: { driver: sqlite, file: ./data/app.db }'): string {
+  return `version: 1\n${head}\nroutes:\n${Object.entries(routes)
+    .map(([event, body]) => `  ${event}: ${body}`)
+    .join('\n')}\n`;
+}

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { compileManifestFile, type RouteTable } from '../../src/compile/table.js';
-import { tempApp } from '../support/util.js';
+import { manifestOf, tempApp } from '../support/util.js';
 
 /**
  * A route's fingerprint decides whether a reload keeps it or compiles it
@@ -17,11 +17,7 @@ const ROUTES = {
   greet: '{ hook: ./hooks/greet.mjs#greet }',
 };
 
-function manifest(routes: Record<string, string> = ROUTES, head = 'database: { driver: sqlite, file: ./data/app.db }'): string {
-  return `version: 1\n${head}\nroutes:\n${Object.entries(routes)
-    .map(([event, body]) => `  ${event}: ${body}`)
-    .join('\n')}\n`;
-}
+const manifest = (routes: Record<string, string> = ROUTES, head?: string) => manifestOf(routes, head);
 
 const FILES = {
   'q.sql': 'SELECT 1;\n',
