@@ -3,7 +3,7 @@ import path from 'node:path';
 import { formatPath, type ManifestPath } from '../manifest/diagnostics.js';
 import { isSqlFile } from '../manifest/files.js';
 import type { DiagnosticSink, ManifestSource } from '../manifest/load.js';
-import type { RawManifest, RawRoute } from '../manifest/types.js';
+import type { RawAction, RawManifest, RawRoute } from '../manifest/types.js';
 import { repairRoute } from './refused.js';
 
 /** socket.io reserves these names; a route cannot use them. */
@@ -89,9 +89,12 @@ function resolveGuard(raw: RawRoute, guards: RawManifest['guards'], at: Manifest
 
 /** A `sql:` that is a path ending in .sql is read from that file (relative to the manifest). */
 function readSqlFiles(raw: RawRoute, source: ManifestSource, at: ManifestPath, sink: DiagnosticSink, files: Set<string>): RawRoute {
-  const read = (sql: string | string[] | undefined, p: ManifestPath): string | string[] | undefined => {
-    if (sql === undefined) return undefined;
-    if (Array.isArray(sql)) return sql.map((s, i) => read(s, [...p, i]) as string);
+  const read = <T extends RawAction['sql']>(sql: T, p: ManifestPath): T => {
+    if (sql === undefined) return sql;
+    if (Array.isArray(sql)) return sql.map((s, i) => (typeof s === 'string' ? readOne(s, [...p, i]) : { ...s, sql: readOne(s.sql, [...p, i, 'sql']) })) as T;
+    return readOne(sql as string, p) as T;
+  };
+  const readOne = (sql: string, p: ManifestPath): string => {
     if (!isSqlFile(sql)) return sql;
     const file = path.resolve(source.dir, sql);
     files.add(file);

@@ -10,10 +10,13 @@ export interface QueryResult {
   insertId: number | string | null;
 }
 
+/** One statement of a transaction: its values may be computed from the results of the steps before it. */
 export interface SqlStep {
   /** SQL with `?` placeholders. */
   text: string;
-  values: SqlValue[];
+  values: (done: readonly QueryResult[]) => SqlValue[];
+  /** Sees the step's result before the next step; a throw rolls the transaction back. */
+  check?: (result: QueryResult) => void;
 }
 
 /** One small interface over the two databases sockey speaks to. */
@@ -23,8 +26,8 @@ export interface Driver {
   readonly description: string;
   /** `firstRow`: only the first row is wanted (`result: row | value`); a driver may stop reading there. */
   run(text: string, values: SqlValue[], firstRow?: boolean): QueryResult | Promise<QueryResult>;
-  /** All steps in one transaction; the last step's result. `verify` sees it before the commit: a throw rolls back. */
-  transaction(steps: SqlStep[], verify?: (last: QueryResult) => unknown): QueryResult | Promise<QueryResult>;
+  /** All steps in one transaction, in order; every step's result. A failing step or check rolls it all back. */
+  transaction(steps: readonly SqlStep[]): QueryResult[] | Promise<QueryResult[]>;
   /** A script of several statements (schema files). */
   exec(script: string): Promise<void>;
   /** Prepares a statement without running it, so typos are caught before deploy. */

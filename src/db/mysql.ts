@@ -30,19 +30,20 @@ export class MysqlDriver implements Driver {
     });
   }
 
-  async transaction(steps: SqlStep[], verify?: (last: QueryResult) => unknown): Promise<QueryResult> {
+  async transaction(steps: readonly SqlStep[]): Promise<QueryResult[]> {
     let conn: mysql.PoolConnection | undefined;
     try {
       conn = await this.pool.getConnection();
       await conn.beginTransaction();
-      let last: QueryResult = { affectedRows: 0, insertId: null };
+      const done: QueryResult[] = [];
       for (const step of steps) {
-        const [result] = await conn.execute(step.text, step.values);
-        last = toResult(result);
+        const [result] = await conn.execute(step.text, step.values(done));
+        const r = toResult(result);
+        step.check?.(r);
+        done.push(r);
       }
-      verify?.(last);
       await conn.commit();
-      return last;
+      return done;
     } catch (e) {
       if (conn) await conn.rollback().catch(() => undefined);
       throw isSockeyError(e) ? e : dbError(e);

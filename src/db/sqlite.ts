@@ -68,16 +68,19 @@ export class SqliteDriver implements Driver {
     }
   }
 
-  transaction(steps: SqlStep[], verify?: (last: QueryResult) => unknown): QueryResult {
+  transaction(steps: readonly SqlStep[]): QueryResult[] {
     try {
       return this.db.transaction(() => {
-        let last: QueryResult = { affectedRows: 0, insertId: null };
-        for (const step of steps) last = this.runSync(step.text, step.values);
-        verify?.(last);
-        return last;
+        const done: QueryResult[] = [];
+        for (const step of steps) {
+          const r = this.runSync(step.text, step.values(done));
+          step.check?.(r);
+          done.push(r);
+        }
+        return done;
       })();
     } catch (e) {
-      // An unmet expectation (a SockeyError from verify) is the caller's answer, not a database failure.
+      // An unmet expectation (a SockeyError from a check) is the caller's answer, not a database failure.
       throw isSockeyError(e) ? e : dbError(e);
     }
   }

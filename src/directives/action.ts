@@ -4,7 +4,7 @@ import type { RawAction } from '../manifest/types.js';
 import type { DirectiveContext } from './context.js';
 import type { Directive } from './directive.js';
 import { compileHook } from './hook.js';
-import { compileSql, type Expectation } from './sql.js';
+import { compileSql } from './sql.js';
 import { compileReply } from './template.js';
 
 export interface CompiledAction {
@@ -17,7 +17,7 @@ export interface CompiledAction {
  * A route's (or a timer's) action: `sql` or `hook`, optionally shaped by a
  * `reply` template over its result, or a `reply` alone.
  */
-export function compileAction(raw: RawAction & { expect?: Expectation }, ctx: DirectiveContext): CompiledAction {
+export function compileAction(raw: RawAction, ctx: DirectiveContext): CompiledAction {
   const has = { sql: raw.sql !== undefined, hook: raw.hook !== undefined, reply: raw.reply !== undefined };
   if (has.sql && has.hook) {
     ctx.sink.error('ACTION', [...ctx.at, 'hook'], 'a route has one action: sql or hook, not both', { at: 'key' });
@@ -26,14 +26,16 @@ export function compileAction(raw: RawAction & { expect?: Expectation }, ctx: Di
   }
   if (raw.expect !== undefined && !has.sql) ctx.sink.error('GUARD', [...ctx.at, 'expect'], 'expect checks what sql answers; this has no sql', { at: 'key' });
   if (raw.result !== undefined && !has.sql) ctx.sink.error('ACTION', [...ctx.at, 'result'], 'result shapes sql results; this has no sql', { at: 'key' });
+  if (raw.json !== undefined && !has.sql) ctx.sink.error('ACTION', [...ctx.at, 'json'], 'json parses columns of sql results; this has no sql', { at: 'key' });
 
   let base: Action | undefined;
   let kind = 'reply';
   let statements: CompiledAction['statements'] = [];
   if (has.sql) {
-    const sql = compileSql(raw.sql!, raw.result, ctx, raw.expect);
+    const sql = compileSql(raw.sql!, { result: raw.result, expect: raw.expect, json: raw.json }, ctx);
     base = sql.run;
     statements = sql.statements;
+    ctx.stepNames = sql.stepNames;
     kind = Array.isArray(raw.sql) ? `sql (${raw.sql.length} statements, one transaction)` : 'sql';
   } else if (has.hook) {
     const spec = raw.hook!;
@@ -55,9 +57,9 @@ export function compileAction(raw: RawAction & { expect?: Expectation }, ctx: Di
   };
 }
 
-/** `sql` | `hook` | `reply` (+ `result`, `expect`): the route's action. */
+/** `sql` | `hook` | `reply` (+ `result`, `expect`, `json`): the route's action. */
 export const actionDirective: Directive = {
-  keys: ['sql', 'hook', 'reply', 'result', 'expect'],
+  keys: ['sql', 'hook', 'reply', 'result', 'expect', 'json'],
   compile(raw, ctx, draft) {
     const { action, kind, statements } = compileAction(raw, ctx);
     draft.action = action;

@@ -31,6 +31,8 @@ export interface DirectiveContext {
   /** Hook modules loaded for this compile (by spec), and the query function behind `ctx.db`. */
   hooks: ReadonlyMap<string, LoadedHook>;
   query: SharedQuery;
+  /** Step names of the action's sql list (`as:`), set by the action for the templates compiled after it. */
+  stepNames?: readonly string[];
 }
 
-export const TEMPLATE_ROOTS = ['params', 'auth', 'res', 'event'] as const;
+export const TEMPLATE_ROOTS = ['params', 'auth', 'res', 'event', 'steps'] as const;

@@ -18,7 +18,7 @@ export const guardDirective: Directive = {
     if (!g) return;
     const at = g.from !== undefined ? ['guards', g.from] : [...ctx.at, 'guard'];
     if (g.sql !== undefined) {
-      const sql = compileSql(g.sql, 'rows', { ...ctx, at }, undefined, at);
+      const sql = compileSql(g.sql, { result: 'rows' }, { ...ctx, at }, at);
       draft.statements.push(...sql.statements);
       draft.guard = (call) => {
         const rows = sql.run(call);

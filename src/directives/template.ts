@@ -28,6 +28,9 @@ export function checkTemplateNames(names: readonly string[], ctx: DirectiveConte
       const hint = closest(first, [...ctx.paramNames]);
       const declared = ctx.paramNames.size ? ` (declared: ${[...ctx.paramNames].join(', ')})` : ' (the route declares no params)';
       ctx.sink.error('SQL_PARAM', path, `"{{${name}}}": "${first}" is not a declared param${hint ? `; did you mean "{{params.${hint}}}"?` : declared}`, { offset: ctx.sink.offsetOf(path, name) });
+    } else if (root === 'steps' && !(first !== undefined && ctx.stepNames?.includes(first))) {
+      const named = ctx.stepNames?.length ? ` (named: ${ctx.stepNames.join(', ')})` : '; name a step of a sql list with as:';
+      ctx.sink.error('STEP', path, `"{{${name}}}": no step is named "${first ?? ''}"${named}`, { offset: ctx.sink.offsetOf(path, name) });
     } else if (!(TEMPLATE_ROOTS as readonly string[]).includes(root!) && root !== '.') {
       ctx.sink.warn('TEMPLATE', path, `"{{${name}}}" reads "${root}", which is not one of ${TEMPLATE_ROOTS.join(', ')}`, { offset: ctx.sink.offsetOf(path, name) });
     }
@@ -52,7 +55,7 @@ function parseStringTemplate(text: string, ctx: DirectiveContext, path: Manifest
   }
 }
 
-/** A room template (join, leave, emit room): also says whether it reads `res`, the action's result. */
+/** A room template (join, leave, emit room): also says whether it reads `res` or `steps`, the action's results. */
 export interface RoomTemplate {
   render: Template;
   readsRes: boolean;
@@ -67,7 +70,7 @@ export function compileRoomTemplate(text: string, ctx: DirectiveContext, path: M
   if (text.startsWith(RESERVED_ROOM_PREFIX)) {
     ctx.sink.error('ROOM', path, `rooms starting with "${RESERVED_ROOM_PREFIX}" are sockey's own (use emit: { to: user } to reach a user's sockets)`);
   }
-  return { render: (call, res) => checkAppRoom(render(call, res), call.io), readsRes: names.some((n) => n === 'res' || n.startsWith('res.')) };
+  return { render: (call, res) => checkAppRoom(render(call, res), call.io), readsRes: names.some(readsResult) };
 }
 
 /** A reply template object. */
@@ -80,3 +83,6 @@ export function compileReply(value: unknown, ctx: DirectiveContext, path: Manife
   }
   return (call, res) => compiled.render(viewOf(call, res));
 }
+
+/** A name known only after the action: its result, or a named step's. */
+const readsResult = (n: string) => n === 'res' || n.startsWith('res.') || n === 'steps' || n.startsWith('steps.');

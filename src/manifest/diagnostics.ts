@@ -19,6 +19,7 @@ export const DIAGNOSTIC_CODES = {
   ROOM: 'a join, leave or emit room in sockey\'s own "sockey:" namespace',
   TIMER: 'a timer without exactly one of after/every',
   GUARD: 'a guard: that names no guard under guards:, or an expect: without sql',
+  STEP: 'a :steps.x or {{steps.x}} that names no earlier step (as:), or two steps with one name',
   ENV: 'an {{env.X}} that is not set',
   DB: 'the database rejects a statement or cannot be reached',
 } as const;

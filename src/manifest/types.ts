@@ -20,12 +20,25 @@ export interface RawRateLimit {
   per: Duration;
 }
 
+/** One statement of a `sql:` list, when it is named (`as`) or shaped on its own. */
+export interface RawSqlStep {
+  sql: string;
+  as?: string;
+  result?: ResultShape;
+  expect?: Expectation;
+}
+
+export type Expectation = 'row' | 'rows' | 'changed';
+
 /** What a route or a timer does. Built-in routes may give a function as their hook. */
 export interface RawAction {
-  sql?: string | string[];
+  sql?: string | Array<string | RawSqlStep>;
   hook?: string | HookFunctionRef;
   reply?: unknown;
   result?: ResultShape;
+  expect?: Expectation;
+  /** Columns parsed from JSON text in the rows sql answers. */
+  json?: string[];
   emit?: EmitTargetName | RawEmit;
 }
 
@@ -50,7 +63,6 @@ export interface RawRoute extends RawAction {
   timers?: RawTimer[];
   /** A `guards:` name, inline SQL, or a hook; after compile/entries.ts, always resolved (`RawGuard`). */
   guard?: string | RawGuard;
-  expect?: 'row' | 'rows' | 'changed';
 }
 
 /** A guard as written under `guards:` or inline, or resolved from a name (`from`: where it is declared). */
