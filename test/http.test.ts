@@ -63,7 +63,7 @@ describe('http next to socket.io', () => {
       expect(early.headers.get('retry-after')).toBe('1');
       const server = await starting;
       try {
-        expect(await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()).toEqual({ ok: true });
+        expect(await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()).toEqual({ ok: true, version: expect.stringMatching(/^[0-9a-f]{12}$/) });
       } finally {
         await server.close();
       }
@@ -74,7 +74,7 @@ describe('http next to socket.io', () => {
 
   it('answers /healthz, the playground page, its route table and its compiled modules', async () => {
     t = await startServer(BASE);
-    expect(await (await fetch(`${t.url}/healthz`)).json()).toEqual({ ok: true });
+    expect(await (await fetch(`${t.url}/healthz`)).json()).toEqual({ ok: true, version: expect.stringMatching(/^[0-9a-f]{12}$/) });
     const page = await fetch(`${t.url}/`);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toMatch(/text\/html/);
@@ -311,7 +311,7 @@ describe('logs', () => {
     const app = tempApp({ 'sockey.yaml': BASE });
     try {
       const s = await serve(['--port', '0', '--no-watch'], app.dir);
-      expect(s.stderr()).toMatch(/^\[\d\d:\d\d:\d\d\] INFO: sockey listening on http:\/\/127\.0\.0\.1:\d+ \(2 routes, sqlite .*db\.sqlite\)$/m);
+      expect(s.stderr()).toMatch(/^\[\d\d:\d\d:\d\d\] INFO: sockey listening on http:\/\/127\.0\.0\.1:\d+ \(2 routes, sqlite .*db\.sqlite, version [0-9a-f]{12}\)$/m);
       s.child.kill('SIGTERM');
       await s.exited;
     } finally {

@@ -12,6 +12,7 @@ const FLOORS: Record<string, number> = {
   core: 0,
   manifest: 1,
   db: 2,
+  cluster: 2,
   directives: 3,
   compile: 4,
   pipeline: 5,

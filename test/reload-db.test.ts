@@ -101,7 +101,7 @@ describe.each(['sqlite', 'mysql'] as const)('reloads against the live database (
     await write('sockey.yaml', manifest(db.section, { ...routes, n: '{ reply: 3 }' }));
     await untilReply(client, 'n', undefined, ok(3), 'the fixed version to go live');
     await untilReloads(t, reloads + 1);
-    expect(reloadedLines(t).at(-1)).toMatch(/: ~n$/);
+    expect(reloadedLines(t).at(-1)).toMatch(/: ~n; version [0-9a-f]{12}$/);
     expect(rejectedLines(t)).toHaveLength(1);
   });
 

@@ -82,7 +82,7 @@ describe('hot reload, in-process (watchServer)', () => {
     await edit({ hello: ROUTES.hello!.replace('v: 1', 'v: 2') });
     await untilReply(client, 'hello', { name: 'ann' }, ok({ text: 'hello ann', v: 2 }));
     await untilReloads(t, n + 1);
-    expect(lastReload()).toMatch(/^reloaded \(sockey\.yaml changed\) in \d+ ms: ~hello$/);
+    expect(lastReload()).toMatch(/^reloaded \(sockey\.yaml changed\) in \d+ ms: ~hello; version [0-9a-f]{12}$/);
 
     // An added route.
     n = reloadedLines(t).length;
@@ -90,7 +90,7 @@ describe('hot reload, in-process (watchServer)', () => {
     await edit({ bye: '{ params: { type: object, properties: { name: { type: string } } }, reply: { bye: "{{params.name}}" } }' });
     await untilReply(client, 'bye', { name: 'bo' }, ok({ bye: 'bo' }));
     await untilReloads(t, n + 1);
-    expect(lastReload()).toMatch(/: \+bye$/);
+    expect(lastReload()).toMatch(/: \+bye; version [0-9a-f]{12}$/);
 
     // A removed route: UNKNOWN_EVENT through the ack.
     n = reloadedLines(t).length;
@@ -98,7 +98,7 @@ describe('hot reload, in-process (watchServer)', () => {
     const gone = await eventually(() => call(client, 'bye'), unknownEvent, 'bye to be unknown');
     expect(gone).toEqual({ ok: false, err: expect.any(String), res: false, code: 'UNKNOWN_EVENT' });
     await untilReloads(t, n + 1);
-    expect(lastReload()).toMatch(/: -bye$/);
+    expect(lastReload()).toMatch(/: -bye; version [0-9a-f]{12}$/);
 
     // An invalid manifest: rejected, logged exactly as `sockey validate` prints it, the old version keeps serving.
     const rejected = rejectedLines(t).length;
@@ -131,10 +131,10 @@ describe('hot reload, in-process (watchServer)', () => {
     await write('hooks/greet.ts', hook(2));
     await untilReply(client, 'greet', undefined, ok({ word: 'alpha', v: 2 }));
     await untilReloads(t, n + 1);
-    expect(lastReload()).toMatch(/^reloaded \(hooks\/greet\.ts changed\) in \d+ ms: ~greet$/);
+    expect(lastReload()).toMatch(/^reloaded \(hooks\/greet\.ts changed\) in \d+ ms: ~greet; version [0-9a-f]{12}$/);
     await write('hooks/words.ts', "export const WORD = 'beta';\n");
     await untilReply(client, 'greet', undefined, ok({ word: 'beta', v: 2 }));
-    expect(lastReload()).toMatch(/^reloaded \(hooks\/words\.ts changed\) in \d+ ms: ~greet$/);
+    expect(lastReload()).toMatch(/^reloaded \(hooks\/words\.ts changed\) in \d+ ms: ~greet; version [0-9a-f]{12}$/);
 
     // A hook that no longer compiles is rejected like a bad manifest; its fix goes live.
     const rejectedBefore = rejectedLines(t).length;
@@ -152,7 +152,7 @@ describe('hot reload, in-process (watchServer)', () => {
     // A SQL file edit.
     await write('q.sql', 'SELECT 41 + 1;\n');
     await untilReply(client, 'q', undefined, ok(42));
-    expect(lastReload()).toMatch(/^reloaded \(q\.sql changed\) in \d+ ms: ~q$/);
+    expect(lastReload()).toMatch(/^reloaded \(q\.sql changed\) in \d+ ms: ~q; version [0-9a-f]{12}$/);
 
     // Timers: the changed route's interval stops at the swap, the unchanged route's runs on.
     const ticks = collect(client, 'tick_data');
@@ -170,7 +170,7 @@ describe('hot reload, in-process (watchServer)', () => {
     n = reloadedLines(t).length;
     await edit({ tick: ROUTES.tick!.replace('reply: ticking', 'reply: ticking again') });
     await untilReloads(t, n + 1);
-    expect(lastReload()).toMatch(/: ~tick$/);
+    expect(lastReload()).toMatch(/: ~tick; version [0-9a-f]{12}$/);
     expect(state.timers.routes()).toEqual(['beat']);
     expect(t.server.table.routes.get('beat')).toBe(beatRoute);
     await flush(client); // packets sent before the swap have arrived

@@ -5,6 +5,7 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { LoginLimiter } from './login-limiter.js';
 import { authRoute } from './route.js';
 import { SessionIndex } from './session.js';
+import { peerChannel } from '../cluster/peers.js';
 
 /**
  * The built-in auth: the `auth` route (compiled like a user route), its
@@ -25,6 +26,10 @@ export function authPlugin(options: { clock?: Clock } = {}): ServerPlugin {
       if (!limiter || limiter.count !== count || limiter.perMs !== perMs) limiter = new LoginLimiter(count, perMs, clock);
       sessions.expireAfter(settings.auth.tokenTimeoutMs);
       return { at: ['auth'], routes: { [settings.auth.event]: authRoute(settings, driver, sessions, limiter, clock) } };
+    },
+    onStart(server) {
+      // With cluster:, a logout, expiry or renewal on one node reaches the session's sockets on every node.
+      if (server.cluster) sessions.shareWith(peerChannel(server.io, 'sockey:sessions'));
     },
     identify: (call, payload, server) => identify(call, payload, server.db, server.table.settings, sessions),
     onConnection(socket, state, server) {

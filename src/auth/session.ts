@@ -6,6 +6,7 @@ import { dataEnvelope } from '../core/envelope.js';
 import { SockeyError } from '../core/errors.js';
 import type { CallState } from '../core/route.js';
 import type { AuthStore, KeyRow } from './store.js';
+import type { PeerChannel } from '../cluster/peers.js';
 import { hashToken, newToken, sameHash } from './tokens.js';
 
 /** One signed-in session: one user_keys row, shared by every socket using its token. The token itself is never kept. */
@@ -18,6 +19,9 @@ export interface Session {
   /** Set while a renewal is under way, so concurrent messages renew once. */
   renewing?: Promise<void>;
 }
+
+/** What the nodes of a cluster tell each other about sessions (the renewal carries the new token to the session's sockets). */
+export type SessionMessage = { type: 'revoke'; keyId: number | string } | { type: 'renew'; keyId: number | string; issuedAt: number; event: string; envelope: unknown };
 
 interface KeyEntry {
   session: Session;
@@ -42,8 +46,19 @@ export class SessionIndex {
   /** The keys each socket presented per message, to forget it when it disconnects. */
   private readonly borrowed = new WeakMap<CallState, Set<string>>();
   private timeoutMs: number | undefined;
+  /** The other nodes of the cluster, when there are any. */
+  private peers: PeerChannel<SessionMessage> | undefined;
 
   constructor(readonly clock: Clock = systemClock) {}
+
+  /** Shares revocations and renewals with the other nodes, and applies theirs here. */
+  shareWith(peers: PeerChannel<SessionMessage>): void {
+    this.peers = peers;
+    peers.receive((m) => {
+      if (m.type === 'revoke') this.revokeHere(m.keyId);
+      else this.renewedElsewhere(m);
+    });
+  }
 
   /** How long a token lives before it must be renewed (auth.tokenTimeout, set on every load). */
   expireAfter(timeoutMs: number): void {
@@ -117,8 +132,28 @@ export class SessionIndex {
     this.forget(String(session.keyId), state);
   }
 
-  /** Signs out every socket using the key (after a logout revoked it, or it expired). */
+  /** Signs out every socket using the key (after a logout revoked it, or it expired), on every node. */
   revoke(keyId: number | string): void {
+    this.revokeHere(keyId);
+    this.peers?.send({ type: 'revoke', keyId });
+  }
+
+  /** A renewal done here: the other nodes push the new token to their sockets of the session. */
+  renewed(session: Session, event: string, envelope: unknown): void {
+    this.notify(session.keyId, event, envelope);
+    this.peers?.send({ type: 'renew', keyId: session.keyId, issuedAt: session.issuedAt, event, envelope });
+  }
+
+  private renewedElsewhere(m: Extract<SessionMessage, { type: 'renew' }>): void {
+    const entry = this.byKey.get(String(m.keyId));
+    if (!entry) return;
+    entry.session.issuedAt = m.issuedAt;
+    clearTimeout(entry.expiry);
+    this.scheduleExpiry(String(m.keyId), entry);
+    this.notify(m.keyId, m.event, m.envelope);
+  }
+
+  private revokeHere(keyId: number | string): void {
     const entry = this.byKey.get(String(keyId));
     if (!entry) return;
     for (const { socket, state } of [...entry.members]) this.signOut(socket, state);
@@ -213,7 +248,7 @@ export async function ensureFresh(session: Session, socket: Socket, store: AuthS
     session.issuedAt = now;
     const event = settings.auth.event + settings.socket.data;
     const envelope = dataEnvelope({ name: session.name, token, renewed: true });
-    sessions.notify(session.keyId, event, envelope);
+    sessions.renewed(session, event, envelope);
     if (!sessions.has(session.keyId, socket)) socket.emit(event, envelope);
   })().finally(() => {
     session.renewing = undefined;

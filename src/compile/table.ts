@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Route } from '../core/route.js';
 import type { LocatedStatement } from '../db/check.js';
 import type { Driver } from '../db/driver.js';
@@ -43,6 +44,8 @@ export interface RouteTable {
   readonly statements: readonly LocatedStatement[];
   /** Messages under way on this table's database (shared by tables on the same database), to drain it before closing. */
   readonly load: { inflight: number };
+  /** A short hash of the manifest's text and every route's fingerprint: which version a node serves (/healthz, logs). */
+  readonly version: string;
 }
 
 export interface CompileResult {
@@ -115,7 +118,8 @@ export async function compileSource(source: ManifestSource, options: CompileOpti
   const diagnostics = refusedPaths.length ? sink.list.filter((d) => d.code === 'SCHEMA' || !isUnder(d.path, refusedPaths)) : sink.list;
   if (hasErrors(diagnostics)) return { diagnostics, settings, source, statements };
   const load = options.previous?.load ?? { inflight: 0 };
-  return { table: Object.freeze({ routes, settings, files: [...files], hookFiles: [...plan.hookFiles], statements, load }), settings, diagnostics, source, statements };
+  const version = versionHash(source.text, routes);
+  return { table: Object.freeze({ routes, settings, files: [...files], hookFiles: [...plan.hookFiles], statements, load, version }), settings, diagnostics, source, statements };
 }
 
 interface RoutePlan {
@@ -150,4 +154,10 @@ async function planRoutes(entries: RouteEntry[], loader: HookLoader, fingerprint
   );
   const reusedHookRoute = routes.some((p) => p.reuse && usesHook(p.entry.raw));
   return { routes, hooks, hookFiles: reusedHookRoute ? new Set([...known, ...loader.files]) : loader.files };
+}
+
+function versionHash(text: string, routes: ReadonlyMap<string, Route>): string {
+  const h = createHash('sha256').update(text);
+  for (const event of [...routes.keys()].sort()) h.update(`\0${event}\0${routes.get(event)!.fingerprint}`);
+  return h.digest('hex').slice(0, 12);
 }

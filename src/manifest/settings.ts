@@ -17,7 +17,11 @@ export interface Settings {
     rateLimit?: { count: number; perMs: number };
     /** server.trustProxy, compiled: which hops' X-Forwarded-For entries are believed. */
     trustProxy: TrustProxy;
+    /** server.recovery: socket.io's connection-state recovery window, when on. */
+    recovery?: { maxDisconnectionMs: number };
   };
+  /** The cluster section: every node with the same Redis and prefix shares one view. */
+  cluster?: ClusterSettings;
   database: DatabaseSettings;
   socket: { data: string; error: string };
   auth: {
@@ -30,6 +34,13 @@ export interface Settings {
     loginRateLimit: { count: number; perMs: number };
     lengths: { username: { min: number; max: number }; password: { min: number; max: number } };
   };
+}
+
+export interface ClusterSettings {
+  /** Filled Redis URL. Never log it: it may hold a password. */
+  url: string;
+  /** Keys and channels of this app start with `<prefix>:`. */
+  prefix: string;
 }
 
 export interface DatabaseSettings {
@@ -116,6 +127,13 @@ export function resolveSettings(m: RawManifest, dir: string, env: NodeJS.Process
     const index = e instanceof TrustProxyError ? e.index : undefined;
     sink.error('SCHEMA', index === undefined ? ['server', 'trustProxy'] : ['server', 'trustProxy', index], (e as Error).message);
   }
+  let recovery: { maxDisconnectionMs: number } | undefined;
+  if (s.recovery === true) recovery = { maxDisconnectionMs: 120_000 };
+  else if (typeof s.recovery === 'object') {
+    const ms = parseDuration(s.recovery.maxDisconnection ?? 120_000);
+    if (ms === undefined || ms <= 0) sink.error('DURATION', ['server', 'recovery', 'maxDisconnection'], `"${String(s.recovery.maxDisconnection)}" is not a positive duration`);
+    else recovery = { maxDisconnectionMs: ms };
+  }
   const schemaFiles = d.schema === undefined ? [] : Array.isArray(d.schema) ? d.schema : [d.schema];
   return {
     server: {
@@ -127,7 +145,9 @@ export function resolveSettings(m: RawManifest, dir: string, env: NodeJS.Process
       playground: s.playground ?? true,
       rateLimit: rate(s.rateLimit, ['server', 'rateLimit']),
       trustProxy,
+      recovery,
     },
+    cluster: resolveCluster(m.cluster, env, sink, strictEnv),
     database: {
       driver,
       file: file === ':memory:' ? file : path.resolve(dir, file),
@@ -151,4 +171,13 @@ export function resolveSettings(m: RawManifest, dir: string, env: NodeJS.Process
       },
     },
   };
+}
+
+function resolveCluster(c: RawManifest['cluster'], env: NodeJS.ProcessEnv, sink: DiagnosticSink, strictEnv: boolean): ClusterSettings | undefined {
+  if (!c) return undefined;
+  const url = fillEnv(c.redis, env, sink, ['cluster', 'redis'], strictEnv, userInfoEnd(c.redis));
+  if (url !== '' && !/^rediss?:\/\/[^/\s]+/.test(url)) {
+    sink.error('SCHEMA', ['cluster', 'redis'], 'cluster.redis must be a redis:// or rediss:// URL (redis://host:6379, redis://:password@host:6379/0)');
+  }
+  return { url, prefix: c.prefix ?? 'sockey' };
 }

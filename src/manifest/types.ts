@@ -83,7 +83,9 @@ export interface RawManifest {
     playground?: boolean;
     rateLimit?: RawRateLimit;
     trustProxy?: boolean | number | string | string[];
+    recovery?: boolean | { maxDisconnection?: Duration };
   };
+  cluster?: { redis: string; prefix?: string };
   database?: {
     driver?: 'sqlite' | 'mysql';
     file?: string;

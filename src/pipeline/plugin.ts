@@ -1,4 +1,5 @@
-import type { Socket } from 'socket.io';
+import type { Server, Socket } from 'socket.io';
+import type { ClusterLink } from '../cluster/link.js';
 import type { AuthUser, Call, CallState } from '../core/route.js';
 import type { BuiltinProvider, BuiltinRoutes, RouteTable } from '../compile/table.js';
 import type { Driver } from '../db/driver.js';
@@ -20,6 +21,9 @@ export type Identify = (call: Call, payload: unknown) => Identity | Promise<Iden
 export interface ServerContext {
   readonly table: RouteTable;
   readonly db: Driver;
+  readonly io: Server;
+  /** The node's link to the cluster's Redis, with `cluster:`. */
+  readonly cluster?: ClusterLink;
 }
 
 /**
@@ -33,6 +37,8 @@ export interface ServerPlugin {
   identify?: (call: Call, payload: unknown, server: ServerContext) => Identity | Promise<Identity>;
   /** Runs once per connection (handshake authentication), for every plugin in order. */
   onConnection?: (socket: Socket, state: CallState, server: ServerContext) => void | Promise<void>;
+  /** Runs once when the server is up, before the first connection (the auth module joins the cluster's session channel). */
+  onStart?: (server: ServerContext) => void;
   /** Built-in schema files for a driver (applied when they change: they are idempotent). */
   schemaFiles?: (dialect: Driver['dialect'], table: { authEnabled: boolean }) => string[];
 }

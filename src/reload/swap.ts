@@ -37,6 +37,8 @@ export function restartNeeded(before: Settings, after: Settings): string[] {
   if (a.host !== b.host) out.push('server.host');
   if (JSON.stringify(a.cors) !== JSON.stringify(b.cors)) out.push('server.cors');
   if (a.maxPayload !== b.maxPayload) out.push('server.maxPayload');
+  if (JSON.stringify(a.recovery) !== JSON.stringify(b.recovery)) out.push('server.recovery');
+  if (JSON.stringify(before.cluster) !== JSON.stringify(after.cluster)) out.push('cluster');
   return out;
 }
 
@@ -109,7 +111,9 @@ export class Reloader {
     if (next.dbChanged) void drain(previous, server);
     const ms = performance.now() - started;
     const parts = [diff.added.length && `+${diff.added.join(' +')}`, diff.removed.length && `-${diff.removed.join(' -')}`, diff.changed.length && `~${diff.changed.join(' ~')}`].filter(Boolean);
-    log.info(`reloaded (${reason}) in ${ms.toFixed(0)} ms: ${parts.length ? parts.join(' ') : 'no route changed'}${next.dbChanged ? `; database now ${next.db.description}` : ''}`);
+    log.info(
+      `reloaded (${reason}) in ${ms.toFixed(0)} ms: ${parts.length ? parts.join(' ') : 'no route changed'}; version ${next.table.version}${next.dbChanged ? `; database now ${next.db.description}` : ''}`,
+    );
     for (const key of restart) log.warn(`${key} changed: it takes effect after a restart`);
     return { ok: true, ...diff, ms, restartNeeded: restart };
   }

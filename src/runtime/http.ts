@@ -58,7 +58,7 @@ export function httpHandler(table: () => RouteTable) {
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = (req.url ?? '/').split('?')[0]!;
     if (req.method === 'GET' && path === '/healthz') {
-      send(res, 200, 'application/json', '{"ok":true}');
+      send(res, 200, 'application/json', JSON.stringify({ ok: true, version: table().version }));
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {

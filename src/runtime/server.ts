@@ -13,6 +13,7 @@ import { createLogger } from './logger.js';
 import { envPort } from './port.js';
 import type { SocketState } from './socket-state.js';
 import { buildVersion, readVersion, type Version } from '../pipeline/build.js';
+import { ClusterLink } from '../cluster/link.js';
 
 /** The namespace the playground listens on for route changes (kept apart from the app's events). */
 export const PLAYGROUND_NAMESPACE = '/_sockey';
@@ -34,6 +35,8 @@ export interface StartOptions {
 /** A running sockey: http + socket.io + the current route table and database. */
 export class SockeyServer {
   readonly states = new Map<string, SocketState>();
+  /** The node's link to the cluster's Redis, with `cluster:`. */
+  cluster?: ClusterLink;
   private closed = false;
 
   private constructor(
@@ -107,9 +110,18 @@ export class SockeyServer {
     const { table, db } = version;
     http.off('request', starting);
 
-    const io = new Server(http, { cors: { origin: s.cors.origin, credentials: s.cors.credentials }, maxHttpBufferSize: s.maxPayload });
+    const settings = table.settings;
+    const link = settings.cluster ? ClusterLink.open(settings.cluster, log) : undefined;
+    const io = new Server(http, {
+      cors: { origin: s.cors.origin, credentials: s.cors.credentials },
+      maxHttpBufferSize: s.maxPayload,
+      ...(link ? { adapter: link.adapter() } : {}),
+      ...(settings.server.recovery ? { connectionStateRecovery: { maxDisconnectionDuration: settings.server.recovery.maxDisconnectionMs, skipMiddlewares: true } } : {}),
+    });
     const target: DispatchTarget = { table, io, log, clock: options.clock ?? systemClock, identify: (call, payload) => ({ user: call.state.user, payload }) };
     const server = new SockeyServer(http, io, log, target, db, version.schema, resolved);
+    server.cluster = link;
+    for (const p of resolved.plugins) p.onStart?.(server);
     target.identify = chainIdentify(resolved.plugins, server);
     const connectionHooks = resolved.plugins.filter((p) => p.onConnection);
     if (connectionHooks.length) {
@@ -124,7 +136,7 @@ export class SockeyServer {
     http.on('request', (req, res) => {
       if (!res.headersSent && !(req.url ?? '').startsWith('/socket.io/')) handler(req, res);
     });
-    log.info(`sockey listening on http://${host ?? '127.0.0.1'}:${server.port} (${table.routes.size} routes, ${db.description})`);
+    log.info(`sockey listening on http://${host ?? '127.0.0.1'}:${server.port} (${table.routes.size} routes, ${db.description}, version ${table.version}${link ? `, cluster ${link.prefix}` : ''})`);
     return server;
   }
 
@@ -134,6 +146,7 @@ export class SockeyServer {
     this.closed = true;
     for (const state of this.states.values()) state.dispose();
     await new Promise<void>((resolve) => void this.io.close(() => resolve()));
+    await this.cluster?.close();
     await this.db.close();
   }
 }
