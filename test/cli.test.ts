@@ -179,6 +179,35 @@ routes:
     expect(routes[2]).toMatchObject({ event: 'tick', timers: [expect.stringMatching(/every 5000ms -> all/)], rateLimit: expect.stringMatching(/^2\//) });
   });
 
+  it('shows guards and expectations', async () => {
+    const a = app({
+      'sockey.yaml': `version: 1
+auth: { enabled: false }
+guards:
+  member: SELECT 1 FROM members WHERE board = :board
+routes:
+  move:
+    params: { type: object, properties: { board: { type: integer } } }
+    guard: member
+    sql: UPDATE cards SET col = 1 WHERE board = :board
+    expect: changed
+  open:
+    guard: { hook: ./g.mjs#ok }
+    reply: 1
+`,
+      'g.mjs': 'export const ok = () => true;\n',
+    });
+    const r = await run(['routes', '--json'], a.dir);
+    expect(r.code).toBe(0);
+    const routes = JSON.parse(r.stdout) as Array<Record<string, unknown>>;
+    expect(routes.map((x) => [x.event, x.guard, x.expect])).toEqual([
+      ['move', 'member', 'changed'],
+      ['open', 'hook ./g.mjs#ok', undefined],
+    ]);
+    const table = await run(['routes'], a.dir);
+    expect(table.stdout).toMatch(/^move .*guard member; expect changed$/m);
+  });
+
   it('includes the built-in auth route unless disabled', async () => {
     const a = app({ 'sockey.yaml': MANIFEST.replace('auth: { enabled: false }\n', '') });
     const r = await run(['routes', '--json'], a.dir);

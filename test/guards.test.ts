@@ -142,6 +142,46 @@ describe.each(['sqlite', 'mysql'] as const)('guards and expect on %s', (driver) 
     expect(await call(s, 'odd.only', { n: 2 })).toEqual(ok({ n: 2 }));
     expect(await call(s, 'odd.only', { n: 3 })).toEqual(forbidden);
   });
+
+  it("a room joined through a guard is left when its user signs out or signs in as someone else, and kept on the same user's new login", async () => {
+    const t = await start();
+    const owner = await signedIn(t, 'owner');
+    const member = await signedIn(t, 'member');
+    await call(owner, 'member.add', { board: 1 });
+    await call(owner, 'boards.open', { board: 1 });
+    await call(member, 'member.add', { board: 1 });
+    const atMember = record(member);
+    const added = async (title: string) => {
+      expect((await call(owner, 'cards.add', { board: 1, title })).ok).toBe(true);
+      await flush(owner, member);
+      return atMember.splice(0).map((e) => e.event);
+    };
+
+    // Joined as member; logging in again as member keeps the room.
+    expect((await call(member, 'boards.open', { board: 1 })).ok).toBe(true);
+    expect(await added('one')).toEqual(['card.added']);
+    expect((await call(member, 'auth', { type: 'login', user: { name: 'member', password: 'pa55!word' } })).ok).toBe(true);
+    atMember.splice(0);
+    expect(await added('two')).toEqual(['card.added']);
+
+    // Logging out leaves it: the board's events stop at the socket.
+    expect((await call(member, 'auth', { type: 'logout' })).ok).toBe(true);
+    atMember.splice(0);
+    expect(await added('three')).toEqual([]);
+
+    // Joined again, then signed in as a non-member on the same socket: left again.
+    await signedInAs(member, 'member');
+    expect((await call(member, 'boards.open', { board: 1 })).ok).toBe(true);
+    expect(await added('four')).toEqual(['card.added']);
+    await call(member, 'auth', { type: 'register', user: { name: 'stranger', email: 'stranger@example.com', password: 'pa55!word' } });
+    atMember.splice(0);
+    expect(await added('five')).toEqual([]);
+    expect(await call(member, 'boards.open', { board: 1 })).toEqual(forbidden);
+  });
+
+  async function signedInAs(s: Awaited<ReturnType<TestServer['client']>>, name: string) {
+    expect((await call(s, 'auth', { type: 'login', user: { name, password: 'pa55!word' } })).ok).toBe(true);
+  }
 });
 
 describe('guards in validate', () => {

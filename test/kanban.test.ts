@@ -235,6 +235,22 @@ describe.each(['sqlite', 'mysql'] as const)('examples/kanban on %s', (driver) =>
     expect(atBob).toEqual([]);
   });
 
+  it('a socket whose member signs out, or signs in as a non-member, stops receiving the board', async () => {
+    const t = await start();
+    const { alice, bob, board } = await team(t);
+    const mallory = await user(t, 'mallory');
+    mallory.disconnect();
+    expect(await call(bob, 'auth', { type: 'logout' })).toEqual(ok({ loggedOut: true }));
+    expect(await call(bob, 'auth', { type: 'login', user: { name: 'mallory', password: 'pa55!word' } })).toEqual(ok({ name: 'mallory', token: expect.any(String) }));
+    const atBobsSocket = record(bob);
+    expect(await call(bob, 'boards.open', { board })).toEqual(forbidden);
+    const atAlice = next(alice, 'card.added');
+    await add(alice, board, 'After the sign-out');
+    await atAlice;
+    await flush(bob);
+    expect(atBobsSocket).toEqual([]);
+  });
+
   it('sockey validate accepts the manifest, its SQL checked against the database', async () => {
     const { manifest } = FILES[driver];
     const env = { ...process.env };

@@ -23,7 +23,7 @@ interface KeyEntry {
   session: Session;
   members: Set<{ socket: Socket; state: CallState }>;
   /** Sockets that presented the key per message (`user: { name, key }`) without signing in: their timers run as this user. */
-  borrowers: Set<CallState>;
+  borrowers: Map<CallState, Socket>;
   /** Fires when a non-persistent session's token times out, with or without a message to notice it. */
   expiry?: NodeJS.Timeout;
 }
@@ -61,7 +61,9 @@ export class SessionIndex {
   }
 
   signIn(socket: Socket, state: CallState, session: Session): void {
-    this.signOut(socket, state);
+    // Signing in again as the same user keeps the rooms joined as them; as someone else, it leaves them.
+    const sameUser = state.user !== null && String(state.user.id) === String(session.userId);
+    this.signOut(socket, state, sameUser);
     const entry = this.entryFor(session);
     state.user = { id: entry.session.userId, name: entry.session.name };
     state.session = entry.session;
@@ -73,7 +75,7 @@ export class SessionIndex {
   /** A socket used the key per message: a revocation or expiry of the key stops the timers it started as that user. */
   lend(session: Session, socket: Socket, state: CallState): void {
     const key = String(session.keyId);
-    this.entryFor(session).borrowers.add(state);
+    this.entryFor(session).borrowers.set(state, socket);
     let keys = this.borrowed.get(state);
     if (!keys) this.borrowed.set(state, (keys = new Set()));
     keys.add(key);
@@ -84,7 +86,7 @@ export class SessionIndex {
     const key = String(session.keyId);
     let entry = this.byKey.get(key);
     if (!entry) {
-      this.byKey.set(key, (entry = { session, members: new Set(), borrowers: new Set() }));
+      this.byKey.set(key, (entry = { session, members: new Set(), borrowers: new Map() }));
       this.scheduleExpiry(key, entry);
     }
     return entry;
@@ -103,13 +105,14 @@ export class SessionIndex {
     });
   }
 
-  signOut(socket: Socket, state: CallState): void {
+  signOut(socket: Socket, state: CallState, sameUser = false): void {
     const session = state.session as Session | undefined;
     if (!session) return;
     state.user = null;
     state.session = undefined;
-    // Timers started as this user must not go on speaking for them.
+    // Timers started as this user must not go on speaking for them, nor rooms joined as them go on listening.
     state.timers.clearSignedIn();
+    if (!sameUser) leaveSignedInRooms(socket, state);
     void socket.leave(userRoom(session.userId));
     this.forget(String(session.keyId), state);
   }
@@ -119,7 +122,7 @@ export class SessionIndex {
     const entry = this.byKey.get(String(keyId));
     if (!entry) return;
     for (const { socket, state } of [...entry.members]) this.signOut(socket, state);
-    for (const state of entry.borrowers) state.timers.clearSignedIn();
+    for (const [state, socket] of entry.borrowers) releaseSignedIn(socket, state);
     clearTimeout(entry.expiry);
     this.byKey.delete(String(keyId));
   }
@@ -135,8 +138,8 @@ export class SessionIndex {
     entry.expiry = setTimeout(
       () => {
         if (this.byKey.get(key) !== entry) return;
-        for (const { state } of entry.members) state.timers.clearSignedIn();
-        for (const state of entry.borrowers) state.timers.clearSignedIn();
+        for (const { socket, state } of entry.members) releaseSignedIn(socket, state);
+        for (const [state, socket] of entry.borrowers) releaseSignedIn(socket, state);
       },
       Math.max(0, delay),
     );
@@ -167,6 +170,17 @@ export class SessionIndex {
       this.byKey.delete(key);
     }
   }
+}
+
+/** What a signed-in user started on a socket ends with their session: timers stop, rooms joined as them are left. */
+function releaseSignedIn(socket: Socket, state: CallState): void {
+  state.timers.clearSignedIn();
+  leaveSignedInRooms(socket, state);
+}
+
+function leaveSignedInRooms(socket: Socket, state: CallState): void {
+  for (const room of state.signedInRooms) void socket.leave(room);
+  state.signedInRooms.clear();
 }
 
 /** The key row of a presented `{ name, token }`, or undefined when it does not match. */

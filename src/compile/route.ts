@@ -52,6 +52,8 @@ export function compileRoute(event: string, raw: RawRoute, base: RouteBase, fing
       paramsSchema: raw.params ?? { type: 'object' },
       timers: draft.timers.map((t) => `${t.kind} ${t.ms}ms -> ${t.emit.describe}`),
       rateLimit: draft.rateLimit ? `${draft.rateLimit.count}/${draft.rateLimit.perMs}ms` : undefined,
+      guard: draft.guardSummary,
+      expect: raw.expect,
       description: raw.description,
     },
     fingerprint,

@@ -41,6 +41,8 @@ export interface CallState {
   ready: Promise<void> | undefined;
   /** The client's address, resolved once at connection (through server.trustProxy). */
   readonly address: string;
+  /** Rooms joined by calls made as a signed-in user: left when that user signs out, like their timers stop. */
+  readonly signedInRooms: Set<string>;
 }
 
 /** Produces the reply value (`res`) of a message. */

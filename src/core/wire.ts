@@ -34,6 +34,10 @@ export interface RouteSummary {
   paramsSchema: unknown;
   timers: string[];
   rateLimit?: string;
+  /** `boardMember` (a guards: name), `sql` (inline) or `hook path#export`. */
+  guard?: string;
+  /** `row`, `rows` or `changed`. */
+  expect?: string;
   description?: string;
 }
 

@@ -20,6 +20,8 @@ export interface RouteDraft {
   rateLimit?: RateLimiter;
   /** Passes (true) or refuses (false) the call, checked after the params. */
   guard?: (call: Call) => boolean | Promise<boolean>;
+  /** What `sockey routes` shows of the guard. */
+  guardSummary?: string;
 }
 
 /**

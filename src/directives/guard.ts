@@ -17,6 +17,7 @@ export const guardDirective: Directive = {
     const g = raw.guard as RawGuard | undefined;
     if (!g) return;
     const at = g.from !== undefined ? ['guards', g.from] : [...ctx.at, 'guard'];
+    draft.guardSummary = g.from ?? (g.hook !== undefined ? `hook ${g.hook}` : 'sql');
     if (g.sql !== undefined) {
       const sql = compileSql(g.sql, { result: 'rows' }, { ...ctx, at }, at);
       draft.statements.push(...sql.statements);

@@ -4,7 +4,7 @@ import { dataEnvelope } from '../core/envelope.js';
 import { SockeyError } from '../core/errors.js';
 import type { EmitTarget, HookContext, HookDb, HookTimers, Row, WriteResult } from '../core/hook.js';
 import { valueAt } from '../core/path.js';
-import { checkAppRoom } from '../core/rooms.js';
+import { checkAppRoom, joinRoom, leaveRoom } from '../core/rooms.js';
 import type { AuthUser, Call } from '../core/route.js';
 import { toSqlValue, type Driver, type QueryResult } from '../db/driver.js';
 import { rewriteNamedParams } from '../db/named-params.js';
@@ -106,11 +106,11 @@ export class HookCallContext implements HookContext {
 
   // A reserved room throws at once, so a hook that does not await still fails (and joins nothing).
   join(room: string): Promise<void> {
-    return Promise.resolve(this.call.socket.join(checkAppRoom(room, this.call.io)));
+    return Promise.resolve(joinRoom(this.call, checkAppRoom(room, this.call.io)));
   }
 
   leave(room: string): Promise<void> {
-    return Promise.resolve(this.call.socket.leave(checkAppRoom(room, this.call.io)));
+    return Promise.resolve(leaveRoom(this.call, checkAppRoom(room, this.call.io)));
   }
 }
 

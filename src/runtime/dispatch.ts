@@ -7,6 +7,7 @@ import type { Identify, Identity } from '../pipeline/plugin.js';
 import { clientAddress } from './client-address.js';
 import { dataEnvelope, errorEnvelope, toErrorEnvelope } from '../core/envelope.js';
 import { SockeyError } from '../core/errors.js';
+import { joinRoom, leaveRoom } from '../core/rooms.js';
 import { startRouteTimers } from './route-timers.js';
 import { SocketState } from './socket-state.js';
 
@@ -150,7 +151,7 @@ function acted(target: DispatchTarget, call: Call, route: Route, res: unknown, a
 function joinAndLeave(call: Call, route: Route, res: unknown, from = 0): Promise<void> | undefined {
   const { join, leave } = route;
   for (let i = from; i < join.length + leave.length; i++) {
-    const r = i < join.length ? call.socket.join(join[i]!(call, res)) : call.socket.leave(leave[i - join.length]!(call, res));
+    const r = i < join.length ? joinRoom(call, join[i]!(call, res)) : leaveRoom(call, leave[i - join.length]!(call, res));
     if (r instanceof Promise) return r.then(() => joinAndLeave(call, route, res, i + 1));
   }
   return undefined;

@@ -12,6 +12,8 @@ export class SocketState implements CallState {
   session: unknown = undefined;
   /** Settles when connection-time work (handshake authentication) is done. */
   ready: Promise<void> | undefined = undefined;
+  /** Rooms joined by calls made as a signed-in user: left when that user signs out. */
+  readonly signedInRooms = new Set<string>();
 
   /** @param address the client's address, resolved once at connection (client-address.ts). */
   constructor(readonly address = '') {}
@@ -19,6 +21,7 @@ export class SocketState implements CallState {
   dispose(): void {
     this.timers.clearAll();
     this.windows.clear();
+    this.signedInRooms.clear();
     this.user = null;
     this.session = undefined;
   }
