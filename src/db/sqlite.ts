@@ -57,7 +57,8 @@ export class SqliteDriver implements Driver {
       return { rows, affectedRows: 0, insertId: null };
     }
     const info = s.run(...values);
-    return { affectedRows: info.changes, insertId: toId(info.lastInsertRowid) };
+    // lastInsertRowid is the connection's last insert, anyone's: a statement that changed nothing inserted nothing.
+    return { affectedRows: info.changes, insertId: info.changes > 0 ? toId(info.lastInsertRowid) : null };
   }
 
   run(text: string, values: SqlValue[], firstRow?: boolean): QueryResult {

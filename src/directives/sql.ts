@@ -117,7 +117,8 @@ export function compileSql(sql: string | ReadonlyArray<string | RawSqlStep>, opt
 }
 
 function expectation(expect: Expectation): (r: QueryResult) => void {
-  const met = expect === 'changed' ? (r: QueryResult) => r.affectedRows > 0 : (r: QueryResult) => (r.rows?.length ?? 0) > 0;
+  // A write with RETURNING answers its rows (one per changed row) and no affectedRows: those rows count as changed.
+  const met = expect === 'changed' ? (r: QueryResult) => r.affectedRows > 0 || (r.rows?.length ?? 0) > 0 : (r: QueryResult) => (r.rows?.length ?? 0) > 0;
   return (r) => {
     if (!met(r)) throw new SockeyError('NOT_FOUND');
   };
