@@ -12,6 +12,7 @@ import type { RawManifest } from '../manifest/types.js';
 import { hookSpecs, routeEntries, usesHook, type BuiltinRoutes, type RouteEntry } from './entries.js';
 import { Fingerprints } from './fingerprint.js';
 import { HookLoader } from './hook-loader.js';
+import type { ClusterLink } from '../cluster/link.js';
 import { isUnder } from './refused.js';
 import { compileRoute } from './route.js';
 export { RESERVED_EVENTS, type BuiltinRoutes } from './entries.js';
@@ -30,6 +31,8 @@ export interface CompileOptions {
   previous?: RouteTable;
   /** Settings already checked against the schema and resolved (the server did it to open the database). */
   settings?: Settings;
+  /** The node's link to the cluster's Redis, when serving with `cluster:`. */
+  cluster?: ClusterLink;
 }
 
 /** A manifest compiled: one immutable table of routes, swapped whole on reload. */
@@ -101,7 +104,7 @@ export async function compileSource(source: ManifestSource, options: CompileOpti
   const plan = await planRoutes(entries, loader, new Fingerprints(settings), options.previous);
   for (const f of plan.hookFiles) files.add(f);
 
-  const base = { sink, settings, dialect: settings.database.driver, db: options.driver, hooks: plan.hooks, query: createHookQuery(options.driver) };
+  const base = { sink, settings, dialect: settings.database.driver, db: options.driver, hooks: plan.hooks, query: createHookQuery(options.driver), cluster: options.cluster };
   const routes = new Map<string, Route>();
   const statements: LocatedStatement[] = [];
   for (const { entry, fingerprint, reuse } of plan.routes) {

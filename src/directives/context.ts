@@ -5,6 +5,7 @@ import type { DiagnosticSink } from '../manifest/load.js';
 import type { Settings } from '../manifest/settings.js';
 import type { AuthMode } from '../core/route.js';
 import type { SharedQuery } from './hook-context.js';
+import type { ClusterLink } from '../cluster/link.js';
 
 /** A hook module's export, loaded before compiling (compile/hook-loader.ts), or why it could not be. */
 export interface LoadedHook {
@@ -31,6 +32,8 @@ export interface DirectiveContext {
   /** Hook modules loaded for this compile (by spec), and the query function behind `ctx.db`. */
   hooks: ReadonlyMap<string, LoadedHook>;
   query: SharedQuery;
+  /** The node's link to the cluster's Redis, when serving with `cluster:` (shared limits, presence). */
+  cluster?: ClusterLink;
   /** Step names of the action's sql list (`as:`), set by the action for the templates compiled after it. */
   stepNames?: readonly string[];
 }

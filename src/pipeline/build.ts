@@ -10,6 +10,7 @@ import { hasErrors, ManifestError, type Diagnostic } from '../manifest/diagnosti
 import { DiagnosticSink, loadManifest, type ManifestSource } from '../manifest/load.js';
 import type { DatabaseSettings, Settings } from '../manifest/settings.js';
 import { builtinRoutes, builtinSchemaFiles, type ServerPlugin } from './plugin.js';
+import type { ClusterLink } from '../cluster/link.js';
 
 /** A compiled table with the database it runs on. */
 export interface Version {
@@ -27,6 +28,8 @@ export interface BuildOptions {
   log: Logger;
   /** The version serving now: its database is reused when the database section did not change. */
   previous?: Version;
+  /** The node's link to the cluster's Redis (opened once, at start: `cluster:` changes need a restart). */
+  cluster?: ClusterLink;
 }
 
 /** The manifest read and its settings resolved: nothing opened, nothing written. */
@@ -64,7 +67,7 @@ export async function buildVersion(o: BuildOptions, read: ReadVersion = readVers
     }
     // Same database: routes whose fingerprint did not change are taken over as they are
     // (not compiled again; their closures, rate-limit windows and timers go on).
-    const compiled = await compileSource(source, { driver: db, env: o.env, strictEnv: true, builtins: builtinRoutes(o.plugins), previous: previous?.table, settings });
+    const compiled = await compileSource(source, { driver: db, env: o.env, strictEnv: true, builtins: builtinRoutes(o.plugins), previous: previous?.table, settings, cluster: o.cluster });
     if (!compiled.table) throw new ManifestError(compiled.diagnostics);
     const table = compiled.table;
     // The statements of routes compiled now; those taken over were prepared when they came in.

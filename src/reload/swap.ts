@@ -84,7 +84,7 @@ export class Reloader {
     const previous = server.version;
     let next: Awaited<ReturnType<typeof buildVersion>>;
     try {
-      next = await buildVersion({ manifestPath: server.options.manifest, cwd: server.options.cwd, env: server.options.env, plugins: server.options.plugins, log, previous });
+      next = await buildVersion({ manifestPath: server.options.manifest, cwd: server.options.cwd, env: server.options.env, plugins: server.options.plugins, log, previous, cluster: server.cluster });
     } catch (e) {
       // Watch what the broken version names first: the file it misses may be written next.
       this.onFiles?.(referencedFiles(server.options.manifest, server.options.cwd), false);

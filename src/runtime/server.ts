@@ -75,8 +75,10 @@ export class SockeyServer {
   static async start(options: StartOptions = {}): Promise<SockeyServer> {
     const log = options.log ?? createLogger();
     const resolved = { manifest: options.manifest ?? 'sockey.yaml', cwd: options.cwd ?? process.cwd(), env: options.env ?? process.env, plugins: options.plugins ?? [] };
-    const buildOptions = { manifestPath: resolved.manifest, cwd: resolved.cwd, env: resolved.env, plugins: resolved.plugins, log };
-    const read = readVersion(buildOptions);
+    const read = readVersion({ manifestPath: resolved.manifest, cwd: resolved.cwd, env: resolved.env });
+    // Opened before compiling: shared limits compile against it. It connects in the background.
+    const link = read.settings.cluster ? ClusterLink.open(read.settings.cluster, log) : undefined;
+    const buildOptions = { manifestPath: resolved.manifest, cwd: resolved.cwd, env: resolved.env, plugins: resolved.plugins, log, cluster: link };
     const s = read.settings.server;
     const port = options.port ?? envPort(resolved.env) ?? s.port;
     const host = options.host ?? s.host;
@@ -103,6 +105,7 @@ export class SockeyServer {
       for (const d of built.warnings) log.warn(formatDiagnostic(d));
       version = built;
     } catch (e) {
+      await link?.close();
       http.closeAllConnections();
       await new Promise((resolve) => http.close(resolve));
       throw e;
@@ -111,7 +114,6 @@ export class SockeyServer {
     http.off('request', starting);
 
     const settings = table.settings;
-    const link = settings.cluster ? ClusterLink.open(settings.cluster, log) : undefined;
     const io = new Server(http, {
       cors: { origin: s.cors.origin, credentials: s.cors.credentials },
       maxHttpBufferSize: s.maxPayload,
