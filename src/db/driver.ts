@@ -1,4 +1,5 @@
 import { SockeyError } from '../core/errors.js';
+import { sqlDateTimeOf, toSqlDateTime } from './dates.js';
 import type { Dialect } from './named-params.js';
 
 export type SqlValue = string | number | bigint | Buffer | null;
@@ -35,7 +36,7 @@ export interface Driver {
   close(): Promise<void>;
 }
 
-/** Values as the drivers bind them: no undefined, no booleans, objects as JSON. */
+/** Values as the drivers bind them: no undefined, no booleans, Dates as UTC `YYYY-MM-DD HH:MM:SS[.fff]`, objects as JSON. */
 export function toSqlValue(v: unknown): SqlValue {
   if (v === undefined || v === null) return null;
   switch (typeof v) {
@@ -47,9 +48,19 @@ export function toSqlValue(v: unknown): SqlValue {
       return v ? 1 : 0;
     default:
       if (Buffer.isBuffer(v)) return v;
-      if (v instanceof Date) return v.toISOString();
+      if (v instanceof Date) return Number.isNaN(v.getTime()) ? null : sqlDateTimeOf(v);
       return JSON.stringify(v);
   }
+}
+
+/**
+ * How a param of this JSON Schema `format` binds, decided at compile time;
+ * undefined: as toSqlValue does. `date-time` binds as UTC SQL text (a MariaDB
+ * DATETIME refuses `...T07:39:34.000Z` in strict mode). `date` is already
+ * `YYYY-MM-DD` once validated, which both databases take as it is.
+ */
+export function bindingFor(format: string | undefined): ((v: unknown) => SqlValue) | undefined {
+  return format === 'date-time' ? (v) => toSqlValue(toSqlDateTime(v)) : undefined;
 }
 
 /**
