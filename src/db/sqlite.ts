@@ -2,16 +2,24 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { isSockeyError } from '../core/errors.js';
+import { isoDateTime } from './dates.js';
 import { dbError, type Driver, type QueryResult, type SqlStep, type SqlValue } from './driver.js';
 
 type Statement = Database.Statement<unknown[]>;
+type Row = Record<string, unknown>;
+
+/** A cached statement, and what its rows need to read as MariaDB's do (none for most: the hot path). */
+interface Prepared {
+  s: Statement;
+  shape?: (row: Row) => void;
+}
 
 /** Embedded SQLite through better-sqlite3: synchronous, statements prepared once and cached. */
 export class SqliteDriver implements Driver {
   readonly dialect = 'sqlite' as const;
   readonly description: string;
   private readonly db: Database.Database;
-  private readonly statements = new Map<string, Statement>();
+  private readonly statements = new Map<string, Prepared>();
 
   constructor(file: string | Buffer, options: { readonly?: boolean } = {}) {
     const onDisk = typeof file === 'string' && file !== ':memory:';
@@ -37,23 +45,27 @@ export class SqliteDriver implements Driver {
     }
   }
 
-  private statement(text: string): Statement {
-    let s = this.statements.get(text);
-    if (!s) {
-      s = this.db.prepare(text);
-      this.statements.set(text, s);
+  private statement(text: string): Prepared {
+    let p = this.statements.get(text);
+    if (!p) {
+      const s = this.db.prepare(text);
+      p = { s, shape: s.reader ? rowShaper(s) : undefined };
+      this.statements.set(text, p);
     }
-    return s;
+    return p;
   }
 
   private runSync(text: string, values: SqlValue[], firstRow = false): QueryResult {
-    const s = this.statement(text);
+    const { s, shape } = this.statement(text);
     if (s.reader) {
       if (firstRow) {
-        const row = s.get(...values) as Record<string, unknown> | undefined;
-        return { rows: row === undefined ? [] : [row], affectedRows: 0, insertId: null };
+        const row = s.get(...values) as Row | undefined;
+        if (row === undefined) return { rows: [], affectedRows: 0, insertId: null };
+        shape?.(row);
+        return { rows: [row], affectedRows: 0, insertId: null };
       }
-      const rows = s.all(...values) as Record<string, unknown>[];
+      const rows = s.all(...values) as Row[];
+      if (shape) for (let i = 0; i < rows.length; i++) shape(rows[i]!);
       return { rows, affectedRows: 0, insertId: null };
     }
     const info = s.run(...values);
@@ -87,6 +99,8 @@ export class SqliteDriver implements Driver {
 
   async exec(script: string): Promise<void> {
     this.db.exec(script);
+    // A schema script may change a column's declared type: statements (and their row shapes) are prepared again.
+    this.statements.clear();
   }
 
   async check(text: string): Promise<void> {
@@ -101,4 +115,52 @@ export class SqliteDriver implements Driver {
 
 function toId(id: number | bigint): number | string {
   return typeof id === 'bigint' ? (id <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(id) : id.toString()) : id;
+}
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
+const DATE_PREFIX = /^\d{4}-\d{2}-\d{2}(?:[Tt ]|$)/;
+
+/**
+ * What a statement's rows need so they read as mysql2 reads MariaDB's,
+ * decided once from the declared types of its result columns (a column
+ * taken from a table keeps its declared type; an expression has none and
+ * is left as SQLite computes it):
+ * - DATETIME / TIMESTAMP text becomes ISO 8601 UTC (text without an offset
+ *   is UTC, as CURRENT_TIMESTAMP writes it); text that does not parse stays.
+ * - DATE text becomes its `YYYY-MM-DD`.
+ * - A statement reading a BIGINT column reads integers exactly: numbers
+ *   within ±2^53, decimal strings beyond (mysql2's supportBigNumbers).
+ * Undefined when no column needs anything: rows are then passed on untouched.
+ */
+function rowShaper(s: Statement): ((row: Row) => void) | undefined {
+  const dateTimes: string[] = [];
+  const dates: string[] = [];
+  let big = false;
+  for (const c of s.columns()) {
+    const type = c.type?.toUpperCase().trim() ?? '';
+    if (type.startsWith('DATETIME') || type.startsWith('TIMESTAMP')) dateTimes.push(c.name);
+    else if (/^DATE\b/.test(type)) dates.push(c.name);
+    else if (/BIGINT|BIG INT|INT8/.test(type)) big = true;
+  }
+  if (!dateTimes.length && !dates.length && !big) return undefined;
+  if (big) s.safeIntegers(true);
+  return (row) => {
+    if (big) {
+      for (const k in row) {
+        const v = row[k];
+        if (typeof v === 'bigint') row[k] = v >= MIN_SAFE && v <= MAX_SAFE ? Number(v) : v.toString();
+      }
+    }
+    for (const k of dateTimes) {
+      const v = row[k];
+      if (typeof v !== 'string') continue;
+      const iso = isoDateTime(v);
+      if (iso !== undefined) row[k] = iso;
+    }
+    for (const k of dates) {
+      const v = row[k];
+      if (typeof v === 'string' && v.length > 10 && DATE_PREFIX.test(v)) row[k] = v.slice(0, 10);
+    }
+  };
 }
