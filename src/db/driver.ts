@@ -20,6 +20,20 @@ export interface SqlStep {
   check?: (result: QueryResult) => void;
 }
 
+/**
+ * A transaction held open across awaits (a hook's `ctx.db.transaction`).
+ * After commit or rollback (or the timeout) every call fails with DB_ERROR,
+ * except rollback, which does nothing then.
+ */
+export interface DriverTransaction {
+  run(text: string, values: SqlValue[]): Promise<QueryResult>;
+  commit(): Promise<void>;
+  rollback(): Promise<void>;
+}
+
+/** How long a transaction from `begin()` may stay open before the driver rolls it back. */
+export const TRANSACTION_TIMEOUT_MS = 10_000;
+
 /** One small interface over the two databases sockey speaks to. */
 export interface Driver {
   readonly dialect: Dialect;
@@ -29,6 +43,12 @@ export interface Driver {
   run(text: string, values: SqlValue[], firstRow?: boolean): QueryResult | Promise<QueryResult>;
   /** All steps in one transaction, in order; every step's result. A failing step or check rolls it all back. */
   transaction(steps: readonly SqlStep[]): QueryResult[] | Promise<QueryResult[]>;
+  /**
+   * Opens a transaction that stays open across awaits, on a connection of its own
+   * (SQLite: the one connection, so every other statement waits until it ends).
+   * Rolled back by the driver when still open after its timeout.
+   */
+  begin(): Promise<DriverTransaction>;
   /** A script of several statements (schema files). */
   exec(script: string): Promise<void>;
   /** Prepares a statement without running it, so typos are caught before deploy. */

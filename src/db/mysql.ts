@@ -1,7 +1,7 @@
 import mysql from 'mysql2/promise';
 import { isSockeyError } from '../core/errors.js';
 import { isoOfDate } from './dates.js';
-import { dbError, type Driver, type QueryResult, type SqlStep, type SqlValue } from './driver.js';
+import { dbError, TRANSACTION_TIMEOUT_MS, type Driver, type DriverTransaction, type QueryResult, type SqlStep, type SqlValue } from './driver.js';
 
 interface CallbackPool {
   execute(sql: string, values: SqlValue[], cb: (err: Error | null, result: unknown, fields?: readonly mysql.FieldPacket[]) => void): void;
@@ -32,6 +32,7 @@ export class MysqlDriver implements Driver {
   constructor(
     private readonly url: string,
     poolSize: number,
+    private readonly transactionTimeoutMs = TRANSACTION_TIMEOUT_MS,
   ) {
     // trace: false: no stack captured per query (errors become DB_ERROR; only their message is logged).
     this.pool = mysql.createPool({ uri: url, connectionLimit: poolSize, waitForConnections: true, maxIdle: poolSize, enableKeepAlive: true, trace: false, ...MYSQL_TYPE_OPTIONS });
@@ -68,6 +69,58 @@ export class MysqlDriver implements Driver {
     } finally {
       conn?.release();
     }
+  }
+
+  /**
+   * A pool connection held until commit or rollback. Left open longer than
+   * the timeout, it is rolled back and released; its later statements fail.
+   */
+  async begin(): Promise<DriverTransaction> {
+    let conn: mysql.PoolConnection;
+    try {
+      conn = await this.pool.getConnection();
+    } catch (e) {
+      throw dbError(e);
+    }
+    try {
+      await conn.beginTransaction();
+    } catch (e) {
+      conn.release();
+      throw dbError(e);
+    }
+    let ended: string | null = null;
+    const end = async (how: 'commit' | 'rollback', why: string) => {
+      ended = why;
+      clearTimeout(timer);
+      try {
+        if (how === 'commit') {
+          try {
+            await conn.commit();
+          } catch (e) {
+            await conn.rollback().catch(() => undefined);
+            throw dbError(e);
+          }
+        } else await conn.rollback().catch(() => undefined);
+      } finally {
+        conn.release();
+      }
+    };
+    const timer = setTimeout(() => void end('rollback', `rolled back after ${this.transactionTimeoutMs} ms`), this.transactionTimeoutMs);
+    timer.unref();
+    const closed = () => Promise.reject(dbError(new Error(`the transaction was already ${ended}`)));
+    return {
+      run: async (text, values) => {
+        if (ended !== null) return closed();
+        try {
+          const [result, fields] = await conn.execute(text, values);
+          return toResult(result, fields);
+        } catch (e) {
+          throw dbError(e);
+        }
+      },
+      commit: () => (ended !== null ? closed() : end('commit', 'committed')),
+      rollback: () => (ended !== null ? Promise.resolve() : end('rollback', 'rolled back')),
+    };
   }
 
   async exec(script: string): Promise<void> {

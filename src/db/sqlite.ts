@@ -3,7 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { isSockeyError } from '../core/errors.js';
 import { isoDateTime } from './dates.js';
-import { dbError, type Driver, type QueryResult, type SqlStep, type SqlValue } from './driver.js';
+import { dbError, TRANSACTION_TIMEOUT_MS, type Driver, type DriverTransaction, type QueryResult, type SqlStep, type SqlValue } from './driver.js';
 
 type Statement = Database.Statement<unknown[]>;
 type Row = Record<string, unknown>;
@@ -14,20 +14,32 @@ interface Prepared {
   shape?: (row: Row) => void;
 }
 
-/** Embedded SQLite through better-sqlite3: synchronous, statements prepared once and cached. */
+/**
+ * Embedded SQLite through better-sqlite3: synchronous, statements prepared
+ * once and cached. While a transaction from `begin()` is open (a hook's
+ * `ctx.db.transaction`, which awaits between its statements), every other
+ * statement waits in `waiting`, in order, and `run` answers a promise; else
+ * `run` stays synchronous.
+ */
 export class SqliteDriver implements Driver {
   readonly dialect = 'sqlite' as const;
   readonly description: string;
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Prepared>();
+  /** The open transaction from `begin()`, if any. */
+  private held: { end(sql: 'COMMIT' | 'ROLLBACK', why?: string): void } | null = null;
+  /** What waits for it to end, first come first served. */
+  private readonly waiting: Array<() => void> = [];
+  private readonly transactionTimeoutMs: number;
 
-  constructor(file: string | Buffer, options: { readonly?: boolean } = {}) {
+  constructor(file: string | Buffer, options: { readonly?: boolean; transactionTimeoutMs?: number } = {}) {
     const onDisk = typeof file === 'string' && file !== ':memory:';
     if (onDisk && !options.readonly) mkdirSync(path.dirname(file), { recursive: true });
     this.db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
     if (onDisk && !options.readonly) this.db.pragma('journal_mode = WAL');
     this.db.pragma('foreign_keys = ON');
     this.description = typeof file === 'string' ? `sqlite ${file}` : 'sqlite (in-memory copy)';
+    this.transactionTimeoutMs = options.transactionTimeoutMs ?? TRANSACTION_TIMEOUT_MS;
   }
 
   /**
@@ -72,7 +84,9 @@ export class SqliteDriver implements Driver {
     return { affectedRows: info.changes, insertId: toId(info.lastInsertRowid) };
   }
 
-  run(text: string, values: SqlValue[], firstRow?: boolean): QueryResult {
+  /** Synchronous, unless a transaction from `begin()` is open: then it waits for it to end. */
+  run(text: string, values: SqlValue[], firstRow?: boolean): QueryResult | Promise<QueryResult> {
+    if (this.held !== null) return this.later(() => this.run(text, values, firstRow));
     try {
       return this.runSync(text, values, firstRow);
     } catch (e) {
@@ -80,7 +94,8 @@ export class SqliteDriver implements Driver {
     }
   }
 
-  transaction(steps: readonly SqlStep[]): QueryResult[] {
+  transaction(steps: readonly SqlStep[]): QueryResult[] | Promise<QueryResult[]> {
+    if (this.held !== null) return this.later(() => this.transaction(steps));
     try {
       return this.db.transaction(() => {
         const done: QueryResult[] = [];
@@ -97,7 +112,98 @@ export class SqliteDriver implements Driver {
     }
   }
 
+  /**
+   * BEGIN on the one connection, once no other such transaction is open. Until
+   * it commits, rolls back or times out, every other statement waits.
+   */
+  begin(): Promise<DriverTransaction> {
+    if (this.held !== null) return this.later(() => this.begin());
+    try {
+      return Promise.resolve(this.open());
+    } catch (e) {
+      return Promise.reject(dbError(e));
+    }
+  }
+
+  private open(): DriverTransaction {
+    this.db.exec('BEGIN');
+    let ended: string | null = null;
+    const end = (sql: 'COMMIT' | 'ROLLBACK', why = sql === 'COMMIT' ? 'committed' : 'rolled back') => {
+      if (ended !== null) return;
+      ended = why;
+      clearTimeout(timer);
+      try {
+        if (this.db.open && this.db.inTransaction) this.db.exec(sql);
+      } catch (e) {
+        // A failed COMMIT leaves the transaction open: roll it back before anything else runs.
+        ended = 'rolled back (its commit failed)';
+        if (this.db.open && this.db.inTransaction) this.db.exec('ROLLBACK');
+        throw e;
+      } finally {
+        this.held = null;
+        this.pump();
+      }
+    };
+    // Left open too long (a hook that never finishes), it is rolled back so the others can go on.
+    const timer = setTimeout(() => {
+      try {
+        end('ROLLBACK', `rolled back after ${this.transactionTimeoutMs} ms`);
+      } catch {
+        // Rolled back by SQLite already.
+      }
+    }, this.transactionTimeoutMs);
+    timer.unref();
+    this.held = { end };
+    const closed = () => Promise.reject(dbError(new Error(`the transaction was already ${ended}`)));
+    return {
+      run: (text, values) => {
+        if (ended !== null) return closed();
+        try {
+          return Promise.resolve(this.runSync(text, values));
+        } catch (e) {
+          return Promise.reject(dbError(e));
+        }
+      },
+      commit: () => {
+        if (ended !== null) return closed();
+        try {
+          end('COMMIT');
+          return Promise.resolve();
+        } catch (e) {
+          return Promise.reject(dbError(e));
+        }
+      },
+      rollback: () => {
+        try {
+          end('ROLLBACK');
+        } catch {
+          // SQLite has already rolled it back on its own (or the handle is closed).
+        }
+        return Promise.resolve();
+      },
+    };
+  }
+
+  /** Runs `fn` once the open transaction has ended (and those queued before it have run). */
+  private later<T>(fn: () => T | Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.waiting.push(() => {
+        try {
+          resolve(fn());
+        } catch (e) {
+          reject(e);
+        }
+      });
+    });
+  }
+
+  /** Runs what waited, in order, until one of them opens the next transaction. */
+  private pump(): void {
+    while (this.held === null && this.waiting.length) this.waiting.shift()!();
+  }
+
   async exec(script: string): Promise<void> {
+    if (this.held !== null) return this.later(() => this.exec(script));
     this.db.exec(script);
     // A schema script may change a column's declared type: statements (and their row shapes) are prepared again.
     this.statements.clear();
@@ -108,6 +214,14 @@ export class SqliteDriver implements Driver {
   }
 
   async close(): Promise<void> {
+    // An open transaction is rolled back, and what waited for it runs before the handle closes.
+    while (this.held !== null) {
+      try {
+        this.held.end('ROLLBACK', 'rolled back: the database was closed');
+      } catch {
+        // Closing anyway.
+      }
+    }
     this.statements.clear();
     if (this.db.open) this.db.close();
   }
