@@ -9,7 +9,7 @@
 import type { Hook } from './core/hook.js';
 import type { AuthUser } from './core/route.js';
 
-export type { EmitTarget, Hook, HookContext, HookDb, HookTimers, Row, SignedInHookContext, WriteResult } from './core/hook.js';
+export type { EmitTarget, Hook, HookContext, HookDb, HookTimers, HookTransaction, Row, SignedInHookContext, WriteResult } from './core/hook.js';
 export type { AuthUser } from './core/route.js';
 export type { DataEnvelope, ErrorEnvelope } from './core/envelope.js';
 export { SockeyError, ERROR_CODES, type ErrorCode } from './core/errors.js';

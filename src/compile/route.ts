@@ -6,11 +6,13 @@ import type { ManifestPath } from '../manifest/diagnostics.js';
 import type { RawRoute } from '../manifest/types.js';
 
 /** What every route of one compile shares. */
-export type RouteBase = Omit<DirectiveContext, 'auth' | 'paramNames' | 'paramsClosed' | 'event'>;
+export type RouteBase = Omit<DirectiveContext, 'auth' | 'paramNames' | 'paramFormats' | 'paramsClosed' | 'event'>;
+
+const NO_FORMATS: ReadonlyMap<string, string> = new Map();
 
 /** Directives in, one frozen Route out. Problems go to the sink. */
 export function compileRoute(event: string, raw: RawRoute, base: RouteBase, fingerprint: string): { route: Route; statements: Array<{ text: string; path: ManifestPath }> } {
-  const ctx: DirectiveContext = { ...base, event, auth: 'none', paramNames: null, paramsClosed: false };
+  const ctx: DirectiveContext = { ...base, event, auth: 'none', paramNames: null, paramFormats: NO_FORMATS, paramsClosed: false };
   const draft: RouteDraft = {
     auth: 'none',
     validate: (payload) => payload as Record<string, unknown>,

@@ -15,10 +15,11 @@ export interface WriteResult {
 export type Row = Record<string, unknown>;
 
 /**
- * `ctx.db`: SQL with named parameters (`:room`, `:filter.from`, `:auth.id`),
- * always bound, never spliced into the text.
+ * SQL with named parameters (`:room`, `:filter.from`, `:auth.id`), always
+ * bound, never spliced into the text: `ctx.db`, and the `tx` of
+ * `ctx.db.transaction`.
  */
-export interface HookDb {
+export interface HookTransaction {
   /**
    * Runs a read and resolves to its rows.
    * (For a write it resolves to a WriteResult, as the original protocol did; prefer `execute` for writes.)
@@ -30,6 +31,23 @@ export interface HookDb {
    * @example const { insertId } = await ctx.db.execute('INSERT INTO notes (body) VALUES (:body)', { body });
    */
   execute(sql: string, params?: Record<string, unknown>): Promise<WriteResult>;
+}
+
+/** `ctx.db`: statements one by one, or several in one transaction. */
+export interface HookDb extends HookTransaction {
+  /**
+   * Runs `fn` in one transaction: committed when it resolves (its value is
+   * what this resolves to), rolled back when it throws (the error goes on).
+   * Use `tx` inside it: `ctx.db` throws until the transaction ends, and
+   * transactions do not nest. A transaction open for more than 10 s is
+   * rolled back (on SQLite every other statement waits while one is open).
+   * @example const id = await ctx.db.transaction(async (tx) => {
+   *   const { insertId } = await tx.execute('INSERT INTO cards (title) VALUES (:title)', ctx.params);
+   *   await tx.execute('INSERT INTO activity (card_id, user_id) VALUES (:id, :auth.id)', { id: insertId });
+   *   return insertId;
+   * });
+   */
+  transaction<T>(fn: (tx: HookTransaction) => T | Promise<T>): Promise<T>;
 }
 
 /** Timers owned by the caller's socket: cleared when it disconnects, when the route changes on reload, and on sign-out when started by a signed-in call. */

@@ -1,4 +1,5 @@
 import { SockeyError } from '../core/errors.js';
+import { sqlDateTimeOf, toSqlDateTime } from './dates.js';
 import type { Dialect } from './named-params.js';
 
 export type SqlValue = string | number | bigint | Buffer | null;
@@ -19,6 +20,20 @@ export interface SqlStep {
   check?: (result: QueryResult) => void;
 }
 
+/**
+ * A transaction held open across awaits (a hook's `ctx.db.transaction`).
+ * After commit or rollback (or the timeout) every call fails with DB_ERROR,
+ * except rollback, which does nothing then.
+ */
+export interface DriverTransaction {
+  run(text: string, values: SqlValue[]): Promise<QueryResult>;
+  commit(): Promise<void>;
+  rollback(): Promise<void>;
+}
+
+/** How long a transaction from `begin()` may stay open before the driver rolls it back. */
+export const TRANSACTION_TIMEOUT_MS = 10_000;
+
 /** One small interface over the two databases sockey speaks to. */
 export interface Driver {
   readonly dialect: Dialect;
@@ -28,6 +43,12 @@ export interface Driver {
   run(text: string, values: SqlValue[], firstRow?: boolean): QueryResult | Promise<QueryResult>;
   /** All steps in one transaction, in order; every step's result. A failing step or check rolls it all back. */
   transaction(steps: readonly SqlStep[]): QueryResult[] | Promise<QueryResult[]>;
+  /**
+   * Opens a transaction that stays open across awaits, on a connection of its own
+   * (SQLite: the one connection, so every other statement waits until it ends).
+   * Rolled back by the driver when still open after its timeout.
+   */
+  begin(): Promise<DriverTransaction>;
   /** A script of several statements (schema files). */
   exec(script: string): Promise<void>;
   /** Prepares a statement without running it, so typos are caught before deploy. */
@@ -35,7 +56,7 @@ export interface Driver {
   close(): Promise<void>;
 }
 
-/** Values as the drivers bind them: no undefined, no booleans, objects as JSON. */
+/** Values as the drivers bind them: no undefined, no booleans, Dates as UTC `YYYY-MM-DD HH:MM:SS[.fff]`, objects as JSON. */
 export function toSqlValue(v: unknown): SqlValue {
   if (v === undefined || v === null) return null;
   switch (typeof v) {
@@ -47,9 +68,19 @@ export function toSqlValue(v: unknown): SqlValue {
       return v ? 1 : 0;
     default:
       if (Buffer.isBuffer(v)) return v;
-      if (v instanceof Date) return v.toISOString();
+      if (v instanceof Date) return Number.isNaN(v.getTime()) ? null : sqlDateTimeOf(v);
       return JSON.stringify(v);
   }
+}
+
+/**
+ * How a param of this JSON Schema `format` binds, decided at compile time;
+ * undefined: as toSqlValue does. `date-time` binds as UTC SQL text (a MariaDB
+ * DATETIME refuses `...T07:39:34.000Z` in strict mode). `date` is already
+ * `YYYY-MM-DD` once validated, which both databases take as it is.
+ */
+export function bindingFor(format: string | undefined): ((v: unknown) => SqlValue) | undefined {
+  return format === 'date-time' ? (v) => toSqlValue(toSqlDateTime(v)) : undefined;
 }
 
 /**

@@ -1,10 +1,25 @@
 import mysql from 'mysql2/promise';
 import { isSockeyError } from '../core/errors.js';
-import { dbError, type Driver, type QueryResult, type SqlStep, type SqlValue } from './driver.js';
+import { isoOfDate } from './dates.js';
+import { dbError, TRANSACTION_TIMEOUT_MS, type Driver, type DriverTransaction, type QueryResult, type SqlStep, type SqlValue } from './driver.js';
 
 interface CallbackPool {
-  execute(sql: string, values: SqlValue[], cb: (err: Error | null, result: unknown) => void): void;
+  execute(sql: string, values: SqlValue[], cb: (err: Error | null, result: unknown, fields?: readonly mysql.FieldPacket[]) => void): void;
+  on(event: 'connection', listener: (conn: { query(sql: string, cb: (err: Error | null) => void): void }) => void): void;
 }
+
+/**
+ * How every connection reads values, so that both drivers answer the same
+ * JSON (README, "One answer on both drivers"): DATETIME and TIMESTAMP in UTC
+ * (the session's time_zone is set to match, see below), DATE as its text,
+ * JSON as text (parsed only for `json:` columns), DECIMAL as a number,
+ * BIGINT as a number within ±2^53 and a decimal string beyond.
+ */
+const MYSQL_TYPE_OPTIONS = { timezone: 'Z', dateStrings: ['DATE'], jsonStrings: true, decimalNumbers: true, supportBigNumbers: true, bigNumberStrings: false } satisfies mysql.PoolOptions;
+const UTC_SESSION = "SET time_zone = '+00:00'";
+
+/** Column types mysql2 answers as Date objects (TIMESTAMP, DATETIME and their v2 forms). */
+const DATE_TYPES = new Set([7, 12, 17, 18]);
 
 /** MySQL/MariaDB through a mysql2 pool; every statement runs as a server-side prepared statement. */
 export class MysqlDriver implements Driver {
@@ -17,16 +32,20 @@ export class MysqlDriver implements Driver {
   constructor(
     private readonly url: string,
     poolSize: number,
+    private readonly transactionTimeoutMs = TRANSACTION_TIMEOUT_MS,
   ) {
     // trace: false: no stack captured per query (errors become DB_ERROR; only their message is logged).
-    this.pool = mysql.createPool({ uri: url, connectionLimit: poolSize, waitForConnections: true, maxIdle: poolSize, enableKeepAlive: true, trace: false });
+    this.pool = mysql.createPool({ uri: url, connectionLimit: poolSize, waitForConnections: true, maxIdle: poolSize, enableKeepAlive: true, trace: false, ...MYSQL_TYPE_OPTIONS });
     this.raw = (this.pool as unknown as { pool: CallbackPool }).pool;
+    // UTC sessions: NOW() and CURRENT_TIMESTAMP in UTC, TIMESTAMP columns read in UTC. Queued on a
+    // new connection before the pool hands it out, so it runs before anything else there.
+    this.raw.on('connection', (conn) => conn.query(UTC_SESSION, () => undefined));
     this.description = `mysql ${redact(url)}`;
   }
 
   run(text: string, values: SqlValue[]): Promise<QueryResult> {
     return new Promise((resolve, reject) => {
-      this.raw.execute(text, values, (err, result) => (err ? reject(dbError(err)) : resolve(toResult(result))));
+      this.raw.execute(text, values, (err, result, fields) => (err ? reject(dbError(err)) : resolve(toResult(result, fields))));
     });
   }
 
@@ -37,8 +56,8 @@ export class MysqlDriver implements Driver {
       await conn.beginTransaction();
       const done: QueryResult[] = [];
       for (const step of steps) {
-        const [result] = await conn.execute(step.text, step.values(done));
-        const r = toResult(result);
+        const [result, fields] = await conn.execute(step.text, step.values(done));
+        const r = toResult(result, fields);
         step.check?.(r);
         done.push(r);
       }
@@ -52,10 +71,63 @@ export class MysqlDriver implements Driver {
     }
   }
 
+  /**
+   * A pool connection held until commit or rollback. Left open longer than
+   * the timeout, it is rolled back and released; its later statements fail.
+   */
+  async begin(): Promise<DriverTransaction> {
+    let conn: mysql.PoolConnection;
+    try {
+      conn = await this.pool.getConnection();
+    } catch (e) {
+      throw dbError(e);
+    }
+    try {
+      await conn.beginTransaction();
+    } catch (e) {
+      conn.release();
+      throw dbError(e);
+    }
+    let ended: string | null = null;
+    const end = async (how: 'commit' | 'rollback', why: string) => {
+      ended = why;
+      clearTimeout(timer);
+      try {
+        if (how === 'commit') {
+          try {
+            await conn.commit();
+          } catch (e) {
+            await conn.rollback().catch(() => undefined);
+            throw dbError(e);
+          }
+        } else await conn.rollback().catch(() => undefined);
+      } finally {
+        conn.release();
+      }
+    };
+    const timer = setTimeout(() => void end('rollback', `rolled back after ${this.transactionTimeoutMs} ms`), this.transactionTimeoutMs);
+    timer.unref();
+    const closed = () => Promise.reject(dbError(new Error(`the transaction was already ${ended}`)));
+    return {
+      run: async (text, values) => {
+        if (ended !== null) return closed();
+        try {
+          const [result, fields] = await conn.execute(text, values);
+          return toResult(result, fields);
+        } catch (e) {
+          throw dbError(e);
+        }
+      },
+      commit: () => (ended !== null ? closed() : end('commit', 'committed')),
+      rollback: () => (ended !== null ? Promise.resolve() : end('rollback', 'rolled back')),
+    };
+  }
+
   async exec(script: string): Promise<void> {
     // A connection of its own: only schema scripts may hold several statements.
-    const conn = await mysql.createConnection({ uri: this.url, multipleStatements: true });
+    const conn = await mysql.createConnection({ uri: this.url, multipleStatements: true, ...MYSQL_TYPE_OPTIONS });
     try {
+      await conn.query(UTC_SESSION);
       await conn.query(script);
     } finally {
       await conn.end();
@@ -79,10 +151,28 @@ export class MysqlDriver implements Driver {
   }
 }
 
-function toResult(result: unknown): QueryResult {
-  if (Array.isArray(result)) return { rows: result as Record<string, unknown>[], affectedRows: 0, insertId: null };
+function toResult(result: unknown, fields?: readonly mysql.FieldPacket[]): QueryResult {
+  if (Array.isArray(result)) {
+    const rows = result as Record<string, unknown>[];
+    if (fields && rows.length) isoDates(rows, fields);
+    return { rows, affectedRows: 0, insertId: null };
+  }
   const header = result as mysql.ResultSetHeader;
-  return { affectedRows: header.affectedRows, insertId: header.insertId ?? null };
+  // MySQL answers 0 for a statement that inserted nothing (an UPDATE, an INSERT that matched no row): no id, as on SQLite.
+  return { affectedRows: header.affectedRows, insertId: header.insertId ? header.insertId : null };
+}
+
+/** DATETIME and TIMESTAMP columns' Dates as ISO 8601 strings: text, as on SQLite (hooks see strings on both). */
+function isoDates(rows: Record<string, unknown>[], fields: readonly mysql.FieldPacket[]): void {
+  let names: string[] | undefined;
+  for (const f of fields) if (DATE_TYPES.has(f.columnType ?? f.type ?? -1)) (names ??= []).push(f.name);
+  if (!names) return;
+  for (const row of rows) {
+    for (const name of names) {
+      const v = row[name];
+      if (v instanceof Date) row[name] = isoOfDate(v);
+    }
+  }
 }
 
 /** The URL with its password replaced, for logs. */

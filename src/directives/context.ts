@@ -26,6 +26,8 @@ export interface DirectiveContext {
   auth: AuthMode;
   /** Top-level param names the params schema declares; null when it cannot be known. */
   paramNames: ReadonlySet<string> | null;
+  /** The `format` of each top-level param that declares one (`date-time`, `date`, ...): how `:name` binds. */
+  paramFormats: ReadonlyMap<string, string>;
   /** True when the params schema refuses undeclared names (additionalProperties: false): templates may read only declared ones. */
   paramsClosed: boolean;
   builtin: boolean;

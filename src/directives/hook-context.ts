@@ -2,20 +2,27 @@ import type { Logger } from 'pino';
 import type { Socket } from 'socket.io';
 import { dataEnvelope } from '../core/envelope.js';
 import { SockeyError } from '../core/errors.js';
-import type { EmitTarget, HookContext, HookDb, HookTimers, Row, WriteResult } from '../core/hook.js';
+import type { EmitTarget, HookContext, HookDb, HookTimers, HookTransaction, Row, WriteResult } from '../core/hook.js';
 import { valueAt } from '../core/path.js';
 import { checkAppRoom, joinRoom, leaveRoom } from '../core/rooms.js';
 import type { AuthUser, Call } from '../core/route.js';
-import { toSqlValue, type Driver, type QueryResult } from '../db/driver.js';
+import { toSqlValue, type Driver, type DriverTransaction, type QueryResult } from '../db/driver.js';
 import { rewriteNamedParams } from '../db/named-params.js';
 import { deliver, type Target } from './deliver.js';
 
-/** Runs one statement with named parameters for hooks; one per driver, each distinct SQL text rewritten once. */
-export type SharedQuery = (sql: string, params: Record<string, unknown> | undefined, auth: AuthUser | null) => Promise<QueryResult>;
+/**
+ * Runs one statement with named parameters for hooks (inside `tx` when given);
+ * one per driver, each distinct SQL text rewritten once. `begin` opens a
+ * transaction for `ctx.db.transaction`.
+ */
+export interface SharedQuery {
+  (sql: string, params: Record<string, unknown> | undefined, auth: AuthUser | null, tx?: DriverTransaction): Promise<QueryResult>;
+  begin(): Promise<DriverTransaction>;
+}
 
 export function createHookQuery(db: Driver | undefined): SharedQuery {
   const cache = new Map<string, { text: string; names: string[][] }>();
-  return async (sql, params = {}, auth) => {
+  const query = async (sql: string, params: Record<string, unknown> = {}, auth: AuthUser | null, tx?: DriverTransaction) => {
     if (!db) throw new SockeyError('DB_ERROR');
     let compiled = cache.get(sql);
     if (!compiled) {
@@ -24,8 +31,9 @@ export function createHookQuery(db: Driver | undefined): SharedQuery {
       if (cache.size < 1000) cache.set(sql, compiled);
     }
     const values = compiled.names.map((keys) => toSqlValue(valueAt(keys[0] === 'auth' && !('auth' in params) ? { auth } : params, keys)));
-    return db.run(compiled.text, values);
+    return tx ? tx.run(compiled.text, values) : db.run(compiled.text, values);
   };
+  return Object.assign(query, { begin: () => (db ? db.begin() : Promise.reject(new SockeyError('DB_ERROR'))) });
 }
 
 const writeResult = (r: QueryResult): WriteResult => ({ affectedRows: r.affectedRows, insertId: r.insertId });
@@ -66,13 +74,46 @@ export class HookCallContext implements HookContext {
   get db(): HookDb {
     if (!this.dbView) {
       const { query, call } = this;
-      this.dbView = {
+      // While this hook's transaction is open, ctx.db refuses: on SQLite it would wait for the transaction to end.
+      let open = false;
+      const outside = () => {
+        if (open) throw new Error('ctx.db is not usable inside ctx.db.transaction: use the tx it gives (transactions do not nest)');
+      };
+      const view = (tx?: DriverTransaction): HookTransaction => ({
         // Reads answer rows; a write answers its WriteResult (SPEC §2 keeps that for query).
         query: async <T = Row>(sql: string, params?: Record<string, unknown>) => {
-          const r = await query(sql, params, call.auth);
+          if (!tx) outside();
+          const r = await query(sql, params, call.auth, tx);
           return (r.rows ?? writeResult(r)) as T[];
         },
-        execute: async (sql, params) => writeResult(await query(sql, params, call.auth)),
+        execute: async (sql, params) => {
+          if (!tx) outside();
+          return writeResult(await query(sql, params, call.auth, tx));
+        },
+      });
+      this.dbView = {
+        ...view(),
+        transaction: async <T>(fn: (tx: HookTransaction) => T | Promise<T>): Promise<T> => {
+          outside();
+          open = true;
+          let tx: DriverTransaction;
+          try {
+            tx = await query.begin();
+          } catch (e) {
+            open = false;
+            throw e;
+          }
+          try {
+            const value = await fn(view(tx));
+            await tx.commit();
+            return value;
+          } catch (e) {
+            await tx.rollback().catch(() => undefined);
+            throw e;
+          } finally {
+            open = false;
+          }
+        },
       };
     }
     return this.dbView;

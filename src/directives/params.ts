@@ -7,6 +7,8 @@ import type { Directive } from './directive.js';
 export interface ParamsDirective {
   validate(payload: unknown): Record<string, unknown>;
   names: ReadonlySet<string> | null;
+  /** `format` of the top-level params that declare one. */
+  formats: ReadonlyMap<string, string>;
   /** The schema refuses names it does not declare. */
   closed: boolean;
   summary: string[];
@@ -35,6 +37,7 @@ export function compileParams(schema: Record<string, unknown> | boolean | undefi
   const names = declaredNames(effective);
   return {
     names,
+    formats: declaredFormats(effective),
     closed: isClosed(effective),
     summary: names ? [...names] : ['*'],
     validate(payload) {
@@ -69,6 +72,30 @@ function declaredNames(schema: unknown): Set<string> | null {
   }
   if (s.$ref !== undefined) return null;
   return names;
+}
+
+/** `format` of each top-level property (through allOf/anyOf/oneOf); a name given two different formats gets none. */
+function declaredFormats(schema: unknown, into = new Map<string, string>(), clash = new Set<string>()): Map<string, string> {
+  if (typeof schema !== 'object' || schema === null) return into;
+  const s = schema as Record<string, unknown>;
+  const props = s.properties;
+  if (props && typeof props === 'object') {
+    for (const [name, sub] of Object.entries(props as Record<string, unknown>)) {
+      const format = typeof sub === 'object' && sub !== null ? (sub as { format?: unknown }).format : undefined;
+      if (typeof format !== 'string' || clash.has(name)) continue;
+      const seen = into.get(name);
+      if (seen === undefined) into.set(name, format);
+      else if (seen !== format) {
+        into.delete(name);
+        clash.add(name);
+      }
+    }
+  }
+  for (const key of ['allOf', 'anyOf', 'oneOf']) {
+    const parts = s[key];
+    if (Array.isArray(parts)) for (const part of parts) declaredFormats(part, into, clash);
+  }
+  return into;
 }
 
 function isClosed(schema: unknown): boolean {
@@ -149,12 +176,13 @@ function looksLikeSchema(value: unknown): boolean {
   return keys.length === 0 || keys.some((k) => SCHEMA_KEYWORDS.has(k) || k === 'description' || k === 'title' || k === '$comment' || k === 'examples');
 }
 
-/** `params:` the payload's JSON Schema; tells the directives after it which names are declared. */
+/** `params:` the payload's JSON Schema; tells the directives after it which names are declared (and their formats). */
 export const paramsDirective: Directive = {
   keys: ['params'],
   compile(raw, ctx, draft) {
     const params = compileParams(raw.params, ctx);
     ctx.paramNames = params.names;
+    ctx.paramFormats = params.formats;
     ctx.paramsClosed = params.closed;
     draft.validate = params.validate;
     draft.params = params.summary;

@@ -1,4 +1,4 @@
-import { toSqlValue, type QueryResult, type SqlStep, type SqlValue } from '../db/driver.js';
+import { bindingFor, toSqlValue, type QueryResult, type SqlStep, type SqlValue } from '../db/driver.js';
 import { rewriteNamedParams } from '../db/named-params.js';
 import type { Expectation, RawSqlStep, ResultShape } from '../manifest/types.js';
 import { SockeyError } from '../core/errors.js';
@@ -154,6 +154,9 @@ function extractor(name: string, ctx: DirectiveContext, path: ManifestPath, step
   }
   if (keys.length === 1) {
     const key = keys[0]!;
+    // A `format: date-time` param binds as UTC SQL text, which every database's DATETIME accepts.
+    const bind = bindingFor(ctx.paramFormats.get(key));
+    if (bind) return (call) => bind(call.params[key]);
     return (call) => toSqlValue(call.params[key]);
   }
   return (call) => toSqlValue(valueAt(call.params, keys));
