@@ -109,6 +109,26 @@ schedules:
   });
 });
 
+describe('schedules: cluster with Redis down', () => {
+  it('redisDown: local runs on this node, skip waits; one log line, no crash', async () => {
+    const head = HEAD + 'cluster: { redis: "redis://127.0.0.1:9", prefix: sockey_test_down }\n';
+    t = await startServer(
+      `${head}schedules:\n  here:\n    every: 50ms\n    reply: { tick: "{{tick}}" }\n    emit: all\n  later:\n    every: 50ms\n    redisDown: skip\n    reply: 1\n    emit: all\n`,
+      { 'schema.sql': SCHEMA },
+    );
+    const client = await t.client();
+    const here = collect<Envelope>(client, 'here_data');
+    const later = collect<Envelope>(client, 'later_data');
+    await eventually(
+      () => here.length,
+      (n) => n >= 4,
+      'four local ticks',
+    );
+    expect(later).toEqual([]);
+    expect(t.logs.lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('schedules: redis is unreachable'))).toHaveLength(1);
+  });
+});
+
 describe('schedules: validate', () => {
   const check = async (body: string, files: Record<string, string> = {}) => {
     const app = tempApp({ 'sockey.yaml': `version: 1\nauth: { enabled: false }\nschedules:\n${body}`, ...files });
