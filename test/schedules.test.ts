@@ -91,6 +91,7 @@ schedules:
     t.write('sockey.yaml', `${HEAD}schedules:\n  a:\n    every: 50ms\n    reply: { v: a2 }\n    emit: all\n  c:\n    every: 50ms\n    reply: { v: c1 }\n    emit: all\n`);
     expect(await reloader.reload('test')).toMatchObject({ ok: true });
     expect(t.server.scheduler!.names().sort()).toEqual(['a', 'c']);
+    expect(t.logs.lines.map((l) => l.msg).filter((m) => typeof m === 'string' && m.startsWith('schedules: '))).toEqual(['schedules: started a, b', 'schedules: started c; restarted a; stopped b']);
     const bAfterReload = b.length;
     await eventually(() => a.at(-1)?.res.v === 'a2' && c.length > 1, Boolean, 'a restarted and c started');
     await sleep(150);

@@ -14,6 +14,8 @@ const CATCH_UP_MS = 1000;
 
 interface Running {
   plan: SchedulePlan;
+  /** Messages under way on the database the plan was compiled against (a reload drains it before closing it). */
+  load: RouteTable['load'];
   timer?: NodeJS.Timeout;
   stopped: boolean;
 }
@@ -44,21 +46,34 @@ export class Scheduler {
     private readonly io: Server,
     private readonly log: Logger,
     private readonly cluster: ClusterLink | undefined,
-    private readonly table: () => RouteTable,
   ) {}
 
   /** Starts the table's schedules: a changed one restarts, a removed one stops, an unchanged one runs on. */
   update(table: RouteTable): void {
+    const stopped: string[] = [];
     for (const [name, r] of this.running) {
-      if (table.schedules.get(name)?.fingerprint === r.plan.fingerprint) r.plan = table.schedules.get(name)!;
-      else this.stopOne(name);
+      const plan = table.schedules.get(name);
+      if (plan?.fingerprint === r.plan.fingerprint) Object.assign(r, { plan, load: table.load });
+      else {
+        this.stopOne(name);
+        stopped.push(name);
+      }
     }
+    const started: string[] = [];
     for (const [name, plan] of table.schedules) {
       if (this.running.has(name)) continue;
-      const r: Running = { plan, stopped: false };
+      const r: Running = { plan, load: table.load, stopped: false };
       this.running.set(name, r);
       this.arm(r, Date.now());
+      started.push(name);
     }
+    const restarted = started.filter((n) => stopped.includes(n));
+    const parts = [
+      started.length > restarted.length && `started ${started.filter((n) => !restarted.includes(n)).join(', ')}`,
+      restarted.length && `restarted ${restarted.join(', ')}`,
+      stopped.length > restarted.length && `stopped ${stopped.filter((n) => !restarted.includes(n)).join(', ')}`,
+    ].filter(Boolean);
+    if (parts.length) this.log.info(`schedules: ${parts.join('; ')}`);
   }
 
   /** Names of the schedules running now. */
@@ -90,16 +105,15 @@ export class Scheduler {
     }
     r.timer = setTimeout(
       () => {
-        this.fire(r.plan, tick).catch((e) => this.log.warn({ schedule: r.plan.name, err: (e as Error)?.message }, 'schedule failed'));
+        this.fire(r.plan, r.load, tick).catch((e) => this.log.warn({ schedule: r.plan.name, err: (e as Error)?.message }, 'schedule failed'));
         this.arm(r, Math.max(tick, Date.now() - CATCH_UP_MS));
       },
       Math.max(0, delay),
     );
   }
 
-  private async fire(plan: SchedulePlan, tick: number): Promise<void> {
+  private async fire(plan: SchedulePlan, load: RouteTable['load'], tick: number): Promise<void> {
     if (this.cluster && !(await this.claim(plan, tick))) return;
-    const load = this.table().load;
     load.inflight++;
     const call = this.callOf(plan, tick);
     try {

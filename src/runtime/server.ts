@@ -136,7 +136,7 @@ export class SockeyServer {
       };
     }
     attachDispatcher(target, server.states);
-    server.scheduler = new Scheduler(io, log, link, () => server.table);
+    server.scheduler = new Scheduler(io, log, link);
     server.scheduler.update(table);
     // Only the playground's own page connects here; with playground: false it refuses everyone.
     io.of(PLAYGROUND_NAMESPACE).use((_socket, next) => next(server.table.settings.server.playground ? undefined : new Error('playground is off')));
