@@ -136,7 +136,7 @@ export async function compileSource(source: ManifestSource, options: CompileOpti
   const diagnostics = refusedPaths.length ? sink.list.filter((d) => d.code === 'SCHEMA' || !isUnder(d.path, refusedPaths)) : sink.list;
   if (hasErrors(diagnostics)) return { diagnostics, settings, source, statements };
   const load = options.previous?.load ?? { inflight: 0 };
-  const version = versionHash(source.text, routes);
+  const version = versionHash(source.text, routes, scheduled.schedules);
   const schedules = scheduled.schedules;
   return { table: Object.freeze({ routes, schedules, settings, files: [...files], hookFiles: [...hookFiles], statements, load, version }), settings, diagnostics, source, statements };
 }
@@ -175,8 +175,9 @@ async function planRoutes(entries: RouteEntry[], loader: HookLoader, fingerprint
   return { routes, hooks, hookFiles: reusedHookRoute ? new Set([...known, ...loader.files]) : loader.files };
 }
 
-function versionHash(text: string, routes: ReadonlyMap<string, Route>): string {
+function versionHash(text: string, routes: ReadonlyMap<string, Route>, schedules: ReadonlyMap<string, SchedulePlan>): string {
   const h = createHash('sha256').update(text);
   for (const event of [...routes.keys()].sort()) h.update(`\0${event}\0${routes.get(event)!.fingerprint}`);
+  for (const name of [...schedules.keys()].sort()) h.update(`\0schedule\0${name}\0${schedules.get(name)!.fingerprint}`);
   return h.digest('hex').slice(0, 12);
 }
