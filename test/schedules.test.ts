@@ -110,6 +110,33 @@ schedules:
   });
 });
 
+describe('schedules: hook modules on reload', () => {
+  it('an unchanged hook schedule runs on through a reload; an edit to a module its hook imports restarts it with the new code', async () => {
+    const text = `${HEAD}routes:\n  ping: { reply: pong }\nschedules:\n  h:\n    every: 50ms\n    hook: ./h.mjs#run\n    emit: all\n`;
+    t = await startServer(text, { 'schema.sql': SCHEMA, 'h.mjs': 'import { v } from "./v.mjs";\nexport const run = () => v;\n', 'v.mjs': 'export const v = 1;\n' });
+    const reloader = new Reloader(t.server);
+    const client = await t.client();
+    const seen = collect<Envelope>(client, 'h_data');
+    const lines = () => t!.logs.lines.map((l) => l.msg).filter((m) => typeof m === 'string' && m.startsWith('schedules: '));
+    await eventually(
+      () => seen.length,
+      (n) => n > 0,
+      'a tick',
+    );
+    t.write('sockey.yaml', text.replace('reply: pong', 'reply: pong2'));
+    expect(await reloader.reload('test')).toMatchObject({ ok: true });
+    expect(lines()).toEqual(['schedules: started h']);
+    t.write('v.mjs', 'export const v = 2;\n');
+    expect(await reloader.reload('test')).toMatchObject({ ok: true });
+    expect(lines()).toEqual(['schedules: started h', 'schedules: restarted h']);
+    await eventually(
+      () => seen.at(-1)?.res,
+      (v) => v === 2,
+      'the new code',
+    );
+  });
+});
+
 describe('schedules: cluster with Redis down', () => {
   it('redisDown: local runs on this node, skip waits; one log line, no crash', async () => {
     const head = HEAD + 'cluster: { redis: "redis://127.0.0.1:9", prefix: sockey_test_down }\n';

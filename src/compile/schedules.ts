@@ -49,6 +49,11 @@ export async function compileSchedules(
   const plans = entries.map((entry) => ({ entry, name: String(entry.at[1]), fingerprint: fingerprints.of(entry, digest) }));
   const fresh = plans.filter((p) => previous?.schedules?.get(p.name)?.fingerprint !== p.fingerprint);
   await Promise.all(hookSpecs(fresh.map((p) => p.entry.raw)).map(async (spec) => hooks.set(spec, hooks.get(spec) ?? (await loader.load(spec)))));
+  // Modules may import files no one had seen: the fingerprints of what is compiled now cover them.
+  if ([...loader.files].some((f) => !known.has(f))) {
+    const after = fingerprints.hookDigest(new Set([...known, ...loader.files]));
+    for (const p of fresh) p.fingerprint = fingerprints.of(p.entry, after);
+  }
   for (const { entry, name, fingerprint } of plans) {
     const reuse = previous?.schedules?.get(name);
     if (reuse && reuse.fingerprint === fingerprint) {
