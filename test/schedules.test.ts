@@ -126,6 +126,8 @@ describe('schedules: hook modules on reload', () => {
     t.write('sockey.yaml', text.replace('reply: pong', 'reply: pong2'));
     expect(await reloader.reload('test')).toMatchObject({ ok: true });
     expect(lines()).toEqual(['schedules: started h']);
+    // Taken over, its modules are still watched.
+    expect(t.server.table.files.filter((f) => /[hv]\.mjs$/.test(f)).length).toBe(2);
     t.write('v.mjs', 'export const v = 2;\n');
     expect(await reloader.reload('test')).toMatchObject({ ok: true });
     expect(lines()).toEqual(['schedules: started h', 'schedules: restarted h']);

@@ -4,7 +4,7 @@ import { compileSchedule, SCHEDULE_PARAMS } from '../directives/schedule.js';
 import type { LoadedHook } from '../directives/context.js';
 import type { DiagnosticSink, ManifestSource } from '../manifest/load.js';
 import type { RawManifest, RawRoute, RawSchedule } from '../manifest/types.js';
-import { hookSpecs, readSqlFiles, type RouteEntry } from './entries.js';
+import { hookSpecs, readSqlFiles, usesHook, type RouteEntry } from './entries.js';
 import type { Fingerprints } from './fingerprint.js';
 import type { HookLoader } from './hook-loader.js';
 import type { RouteBase } from './route.js';
@@ -15,6 +15,8 @@ export const scheduleStatementEvent = (name: string) => `schedule:${name}`;
 export interface CompiledSchedules {
   schedules: Map<string, SchedulePlan>;
   statements: LocatedStatement[];
+  /** Hook modules (and their imports) the schedules use, those of schedules taken over included. */
+  hookFiles: Set<string>;
 }
 
 /**
@@ -42,7 +44,7 @@ export async function compileSchedules(
       const at = ['schedules', name];
       return { event: scheduleStatementEvent(name), raw: readSqlFiles(raw as RawRoute, source, at, sink, files), at, builtin: false };
     });
-  if (entries.length === 0) return { schedules, statements };
+  if (entries.length === 0) return { schedules, statements, hookFiles: new Set() };
   const known = new Set([...(previous?.hookFiles ?? []), ...hookSpecs(entries.map((e) => e.raw)).map((s) => loader.resolve(s).file)]);
   const digest = fingerprints.hookDigest(known);
   const hooks = new Map<string, LoadedHook>(base.hooks);
@@ -54,10 +56,12 @@ export async function compileSchedules(
     const after = fingerprints.hookDigest(new Set([...known, ...loader.files]));
     for (const p of fresh) p.fingerprint = fingerprints.of(p.entry, after);
   }
+  let reusedHook = false;
   for (const { entry, name, fingerprint } of plans) {
     const reuse = previous?.schedules?.get(name);
     if (reuse && reuse.fingerprint === fingerprint) {
       schedules.set(name, reuse);
+      reusedHook ||= usesHook(entry.raw);
       for (const st of previous!.statements) if (st.event === entry.event) statements.push(st);
       continue;
     }
@@ -66,5 +70,6 @@ export async function compileSchedules(
     schedules.set(name, Object.freeze({ ...plan, fingerprint }));
     for (const st of texts) statements.push({ event: entry.event, ...st });
   }
-  return { schedules, statements };
+  // A schedule taken over keeps using its modules: they stay watched and in the next fingerprints.
+  return { schedules, statements, hookFiles: reusedHook ? new Set([...known, ...loader.files]) : new Set(loader.files) };
 }

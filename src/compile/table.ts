@@ -130,7 +130,7 @@ export async function compileSource(source: ManifestSource, options: CompileOpti
   }
   const scheduled = await compileSchedules(source, base, sink, files, loader, fingerprints, options.previous, refusedSchedules);
   statements.push(...scheduled.statements);
-  const hookFiles = new Set([...plan.hookFiles, ...loader.files]);
+  const hookFiles = new Set([...plan.hookFiles, ...scheduled.hookFiles]);
   for (const f of hookFiles) files.add(f);
   // What a stand-in for a refused value reported, the schema already said.
   const diagnostics = refusedPaths.length ? sink.list.filter((d) => d.code === 'SCHEMA' || !isUnder(d.path, refusedPaths)) : sink.list;
