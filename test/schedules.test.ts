@@ -34,6 +34,21 @@ describe('schedules (one process)', () => {
     for (let i = 1; i < ticks.length; i++) expect(ticks[i]!).toBeGreaterThan(ticks[i - 1]!);
   });
 
+  it('a cron schedule (six fields, seconds first) fires on its times', async () => {
+    t = await startServer(`${HEAD}schedules:\n  sec:\n    cron: "* * * * * *"\n    reply: "{{tick}}"\n    emit: { to: all, event: second }\n`, { 'schema.sql': SCHEMA });
+    const client = await t.client();
+    const seen = collect<Envelope>(client, 'second');
+    await eventually(
+      () => seen.length,
+      (n) => n >= 2,
+      'two seconds',
+    );
+    const ticks = seen.map((e) => Number(e.res));
+    for (const tick of ticks) expect(tick % 1000).toBe(0);
+    // One a second (a second skipped only if this machine stalls for longer than that).
+    expect([1000, 2000]).toContain(ticks[1]! - ticks[0]!);
+  });
+
   it('sql binds :tick; a room target reaches the room only; emit.event names the event', async () => {
     t = await startServer(
       `${HEAD}routes:
