@@ -88,7 +88,7 @@ function resolveGuard(raw: RawRoute, guards: RawManifest['guards'], at: Manifest
 }
 
 /** A `sql:` that is a path ending in .sql is read from that file (relative to the manifest). */
-function readSqlFiles(raw: RawRoute, source: ManifestSource, at: ManifestPath, sink: DiagnosticSink, files: Set<string>): RawRoute {
+export function readSqlFiles(raw: RawRoute, source: ManifestSource, at: ManifestPath, sink: DiagnosticSink, files: Set<string>): RawRoute {
   const read = <T extends RawAction['sql']>(sql: T, p: ManifestPath): T => {
     if (sql === undefined) return sql;
     if (Array.isArray(sql)) return sql.map((s, i) => (typeof s === 'string' ? readOne(s, [...p, i]) : { ...s, sql: readOne(s.sql, [...p, i, 'sql']) })) as T;

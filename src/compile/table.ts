@@ -15,6 +15,8 @@ import { HookLoader } from './hook-loader.js';
 import type { ClusterLink } from '../cluster/link.js';
 import { isUnder } from './refused.js';
 import { compileRoute } from './route.js';
+import type { SchedulePlan } from '../core/schedule.js';
+import { compileSchedules } from './schedules.js';
 export { RESERVED_EVENTS, type BuiltinRoutes } from './entries.js';
 
 /** The built-in routes for a manifest's settings (pipeline/plugin.ts gathers them from the plugins). */
@@ -38,6 +40,8 @@ export interface CompileOptions {
 /** A manifest compiled: one immutable table of routes, swapped whole on reload. */
 export interface RouteTable {
   readonly routes: ReadonlyMap<string, Route>;
+  /** The top-level `schedules:`, by name (SPEC §6). */
+  readonly schedules: ReadonlyMap<string, SchedulePlan>;
   readonly settings: Settings;
   /** Files a watcher should watch: the manifest, SQL files, hook modules and what they import. */
   readonly files: readonly string[];
@@ -86,8 +90,14 @@ export function readSettings(source: ManifestSource, options: CompileOptions = {
 export async function compileSource(source: ManifestSource, options: CompileOptions = {}): Promise<CompileResult> {
   const sink = new DiagnosticSink(source);
   const refusedIn = new Map<string, ManifestPath[]>();
+  /** Schedules the schema refused: reported, left out, the rest still checked. */
+  const refusedSchedules = new Set<string>();
   if (!options.settings && !checkSchema(source.data, sink)) {
     for (const d of sink.list) {
+      if (d.path[0] === 'schedules' && d.path.length >= 2) {
+        refusedSchedules.add(String(d.path[1]));
+        continue;
+      }
       // Routes compile against the settings: a problem outside routes stops here.
       if (d.path[0] !== 'routes' || d.path.length < 2) return { diagnostics: sink.list, source };
       const event = String(d.path[1]);
@@ -101,7 +111,8 @@ export async function compileSource(source: ManifestSource, options: CompileOpti
   const entries = routeEntries(source, builtins, refusedIn, sink, files, refusedPaths);
 
   const loader = new HookLoader(source.dir);
-  const plan = await planRoutes(entries, loader, new Fingerprints(settings), options.previous);
+  const fingerprints = new Fingerprints(settings);
+  const plan = await planRoutes(entries, loader, fingerprints, options.previous);
   for (const f of plan.hookFiles) files.add(f);
 
   const base = { sink, settings, dialect: settings.database.driver, db: options.driver, hooks: plan.hooks, query: createHookQuery(options.driver), cluster: options.cluster };
@@ -117,12 +128,17 @@ export async function compileSource(source: ManifestSource, options: CompileOpti
     routes.set(entry.event, route);
     for (const st of texts) statements.push({ event: entry.event, ...st });
   }
+  const scheduled = await compileSchedules(source, base, sink, files, loader, fingerprints, options.previous, refusedSchedules);
+  statements.push(...scheduled.statements);
+  const hookFiles = new Set([...plan.hookFiles, ...scheduled.hookFiles]);
+  for (const f of hookFiles) files.add(f);
   // What a stand-in for a refused value reported, the schema already said.
   const diagnostics = refusedPaths.length ? sink.list.filter((d) => d.code === 'SCHEMA' || !isUnder(d.path, refusedPaths)) : sink.list;
   if (hasErrors(diagnostics)) return { diagnostics, settings, source, statements };
   const load = options.previous?.load ?? { inflight: 0 };
-  const version = versionHash(source.text, routes);
-  return { table: Object.freeze({ routes, settings, files: [...files], hookFiles: [...plan.hookFiles], statements, load, version }), settings, diagnostics, source, statements };
+  const version = versionHash(source.text, routes, scheduled.schedules);
+  const schedules = scheduled.schedules;
+  return { table: Object.freeze({ routes, schedules, settings, files: [...files], hookFiles: [...hookFiles], statements, load, version }), settings, diagnostics, source, statements };
 }
 
 interface RoutePlan {
@@ -159,8 +175,9 @@ async function planRoutes(entries: RouteEntry[], loader: HookLoader, fingerprint
   return { routes, hooks, hookFiles: reusedHookRoute ? new Set([...known, ...loader.files]) : loader.files };
 }
 
-function versionHash(text: string, routes: ReadonlyMap<string, Route>): string {
+function versionHash(text: string, routes: ReadonlyMap<string, Route>, schedules: ReadonlyMap<string, SchedulePlan>): string {
   const h = createHash('sha256').update(text);
   for (const event of [...routes.keys()].sort()) h.update(`\0${event}\0${routes.get(event)!.fingerprint}`);
+  for (const name of [...schedules.keys()].sort()) h.update(`\0schedule\0${name}\0${schedules.get(name)!.fingerprint}`);
   return h.digest('hex').slice(0, 12);
 }

@@ -36,8 +36,13 @@ export interface DirectiveContext {
   query: SharedQuery;
   /** The node's link to the cluster's Redis, when serving with `cluster:` (shared limits, presence). */
   cluster?: ClusterLink;
+  /** Set when compiling a top-level schedule: no socket and no user; templates may read `tick` and `now`. */
+  schedule?: boolean;
   /** Step names of the action's sql list (`as:`), set by the action for the templates compiled after it. */
   stepNames?: readonly string[];
 }
 
 export const TEMPLATE_ROOTS = ['params', 'auth', 'res', 'event', 'steps'] as const;
+
+/** What a schedule's templates may read besides those: the tick's scheduled time (epoch ms) and the time it ran (ISO 8601). */
+export const SCHEDULE_ROOTS = ['tick', 'now'] as const;

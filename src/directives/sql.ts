@@ -139,7 +139,7 @@ function extractor(name: string, ctx: DirectiveContext, path: ManifestPath, step
   const where = { offset: ctx.sink.offsetOf(path, `:${name}`) };
   if (keys[0] === 'auth') {
     if (ctx.auth === 'none') {
-      ctx.sink.error('AUTH_REQUIRED', path, `:${name} needs auth: required or optional on the route`, where);
+      ctx.sink.error('AUTH_REQUIRED', path, `:${name} ${ctx.schedule ? 'cannot be bound: a schedule runs with no user' : 'needs auth: required or optional on the route'}`, where);
     } else if (keys.length !== 2 || (keys[1] !== 'id' && keys[1] !== 'name')) {
       ctx.sink.error('SQL_PARAM', path, `:${name} is not a user field (use :auth.id or :auth.name)`, where);
     }

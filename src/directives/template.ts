@@ -3,7 +3,7 @@ import { compileTemplate, compileValueTemplate, type TemplateView } from './temp
 import type { Call, Template } from '../core/route.js';
 import { closest } from '../manifest/suggest.js';
 import { checkAppRoom, RESERVED_ROOM_PREFIX } from '../core/rooms.js';
-import { TEMPLATE_ROOTS, type DirectiveContext } from './context.js';
+import { SCHEDULE_ROOTS, TEMPLATE_ROOTS, type DirectiveContext } from './context.js';
 
 /**
  * The view templates render over: one object per message, made by the first
@@ -22,7 +22,10 @@ export function checkTemplateNames(names: readonly string[], ctx: DirectiveConte
   for (const name of names) {
     const [root, first] = name.split('.');
     if (root === 'auth' && ctx.auth === 'none') {
-      ctx.sink.error('AUTH_REQUIRED', path, `"{{${name}}}" needs auth: required or optional on the route`, { offset: ctx.sink.offsetOf(path, name) });
+      const why = ctx.schedule ? ': a schedule runs with no user' : ' needs auth: required or optional on the route';
+      ctx.sink.error('AUTH_REQUIRED', path, `"{{${name}}}"${why}`, { offset: ctx.sink.offsetOf(path, name) });
+    } else if (ctx.schedule && (SCHEDULE_ROOTS as readonly string[]).includes(root!)) {
+      // {{tick}} and {{now}}: a schedule's own.
     } else if (root === 'params' && first && ctx.paramsClosed && ctx.paramNames && !ctx.paramNames.has(first)) {
       // Only a closed schema (additionalProperties: false) makes an undeclared name a mistake; an open one accepts any.
       const hint = closest(first, [...ctx.paramNames]);

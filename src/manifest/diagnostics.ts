@@ -20,6 +20,7 @@ export const DIAGNOSTIC_CODES = {
   TIMER: 'a timer without exactly one of after/every',
   GUARD: 'a guard: that names no guard under guards:, or an expect: without sql',
   STEP: 'a :steps.x or {{steps.x}} that names no earlier step (as:), or two steps with one name',
+  SCHEDULE: 'a schedule without exactly one of every/cron, a cron pattern or timezone that does not parse, or an emit a schedule cannot have',
   ENV: 'an {{env.X}} that is not set',
   DB: 'the database rejects a statement or cannot be reached',
 } as const;

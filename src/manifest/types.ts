@@ -53,6 +53,17 @@ export interface RawTimer extends RawAction {
   every?: Duration;
 }
 
+/** A top-level `schedules:` entry: one of every/cron, an action and (optionally) an emit. */
+export interface RawSchedule extends RawAction {
+  description?: string;
+  every?: Duration;
+  cron?: string;
+  /** IANA zone for `cron` (default UTC). */
+  timezone?: string;
+  /** With `cluster:` while Redis is down: run on every node (`local`, default) or not at all (`skip`). */
+  redisDown?: 'local' | 'skip';
+}
+
 export interface RawRoute extends RawAction {
   description?: string;
   auth?: AuthMode;
@@ -107,4 +118,5 @@ export interface RawManifest {
   };
   guards?: Record<string, string | { hook: string }>;
   routes?: Record<string, RawRoute>;
+  schedules?: Record<string, RawSchedule>;
 }

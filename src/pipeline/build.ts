@@ -72,13 +72,20 @@ export async function buildVersion(o: BuildOptions, read: ReadVersion = readVers
     const table = compiled.table;
     // The statements of routes compiled now; those taken over were prepared when they came in.
     const sink = new DiagnosticSink(source);
-    await checkStatements(db, table, sink, previous && ((event) => table.routes.get(event) !== previous.table.routes.get(event)));
+    await checkStatements(db, table, sink, previous && ((event) => changedSince(previous.table, table, event)));
     if (hasErrors(sink.list)) throw new ManifestError(sink.list);
     return { table, db, schema, dbChanged: !previous, warnings: compiled.diagnostics.filter((d) => d.severity === 'warning') };
   } catch (e) {
     if (!previous) await db.close().catch(() => undefined);
     throw e;
   }
+}
+
+/** Whether the route (or schedule) a statement belongs to was compiled now, not taken over. */
+function changedSince(before: RouteTable, after: RouteTable, event: string): boolean {
+  if (after.routes.has(event) || before.routes.has(event)) return after.routes.get(event) !== before.routes.get(event);
+  const name = event.replace(/^schedule:/, '');
+  return after.schedules.get(name) !== before.schedules.get(name);
 }
 
 function sameDatabase(a: DatabaseSettings, b: DatabaseSettings): boolean {

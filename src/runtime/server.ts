@@ -14,6 +14,7 @@ import { envPort } from './port.js';
 import type { SocketState } from './socket-state.js';
 import { buildVersion, readVersion, type Version } from '../pipeline/build.js';
 import { ClusterLink } from '../cluster/link.js';
+import { Scheduler } from './schedules.js';
 
 /** The namespace the playground listens on for route changes (kept apart from the app's events). */
 export const PLAYGROUND_NAMESPACE = '/_sockey';
@@ -37,6 +38,8 @@ export class SockeyServer {
   readonly states = new Map<string, SocketState>();
   /** The node's link to the cluster's Redis, with `cluster:`. */
   cluster?: ClusterLink;
+  /** The manifest's `schedules:`, running (restarted by `swap` when they change). */
+  scheduler?: Scheduler;
   private closed = false;
 
   private constructor(
@@ -68,6 +71,7 @@ export class SockeyServer {
     this.target.table = next.table;
     this.db = next.db;
     this.schema = next.schema;
+    this.scheduler?.update(next.table);
     // Open playgrounds show the new routes without a refresh.
     if (next.table.settings.server.playground) this.io.of(PLAYGROUND_NAMESPACE).emit('routes', playgroundInfo(next.table));
   }
@@ -132,6 +136,8 @@ export class SockeyServer {
       };
     }
     attachDispatcher(target, server.states);
+    server.scheduler = new Scheduler(io, log, link);
+    server.scheduler.update(table);
     // Only the playground's own page connects here; with playground: false it refuses everyone.
     io.of(PLAYGROUND_NAMESPACE).use((_socket, next) => next(server.table.settings.server.playground ? undefined : new Error('playground is off')));
     const handler = httpHandler(() => server.table);
@@ -146,6 +152,7 @@ export class SockeyServer {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.scheduler?.stop();
     for (const state of this.states.values()) state.dispose();
     await new Promise<void>((resolve) => void this.io.close(() => resolve()));
     await this.cluster?.close();
