@@ -65,7 +65,18 @@ export async function compileSchedules(
       for (const st of previous!.statements) if (st.event === entry.event) statements.push(st);
       continue;
     }
-    const ctx = { ...base, hooks, event: name, at: entry.at, auth: 'none' as const, paramNames: SCHEDULE_PARAMS, paramsClosed: true, schedule: true, builtin: false };
+    const ctx = {
+      ...base,
+      hooks,
+      event: name,
+      at: entry.at,
+      auth: 'none' as const,
+      paramNames: SCHEDULE_PARAMS,
+      paramFormats: new Map<string, string>(),
+      paramsClosed: true,
+      schedule: true,
+      builtin: false,
+    };
     const { statements: texts, ...plan } = compileSchedule(name, entry.raw as RawSchedule, ctx);
     schedules.set(name, Object.freeze({ ...plan, fingerprint }));
     for (const st of texts) statements.push({ event: entry.event, ...st });
