@@ -228,7 +228,9 @@ function percentile(sorted, q) {
 }
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.floor((s.length - 1) / 2)] : NaN;
+  if (!s.length) return NaN;
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 };
 
 /** One fan-out round on one configuration: see the header. */
@@ -406,7 +408,7 @@ async function main() {
     const r = median(pairs);
     log('');
     log(
-      `echo (self-reply), cluster: on / off: throughput ${r.toFixed(3)}x (pairs ${pairs.map((p) => p.toFixed(2)).join(' / ')}; ${int(median(echo.on.map((x) => x.rate)))} vs ${int(median(echo.off.map((x) => x.rate)))} msg/s), server CPU ${median(cpuPairs).toFixed(3)}x (${f(median(echo.on.map((x) => x.usPerMsg)), 1)} vs ${f(median(echo.off.map((x) => x.usPerMsg)), 1)} us/msg): ${r >= 0.97 ? 'PASS' : 'FAIL'} (bar >= 0.97x)`,
+      `echo (self-reply), cluster: on / off: throughput ${r.toFixed(3)}x (pairs ${pairs.map((p) => p.toFixed(2)).join(' / ')}; medians ${int(median(echo.on.map((x) => x.rate)))} vs ${int(median(echo.off.map((x) => x.rate)))} msg/s, ${(median(echo.on.map((x) => x.rate)) / median(echo.off.map((x) => x.rate))).toFixed(3)}x), server CPU ${median(cpuPairs).toFixed(3)}x (${f(median(echo.on.map((x) => x.usPerMsg)), 1)} vs ${f(median(echo.off.map((x) => x.usPerMsg)), 1)} us/msg): ${r >= 0.97 ? 'PASS' : 'FAIL'} (bar >= 0.97x)`,
     );
   }
 }
