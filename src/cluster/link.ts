@@ -3,8 +3,23 @@ import { createClient, type RedisClientType } from 'redis';
 import { createAdapter } from '@socket.io/redis-streams-adapter';
 import type { ClusterSettings } from '../manifest/settings.js';
 
-/** The longest wait between reconnection attempts while Redis is unreachable. */
-const MAX_RETRY_MS = 1000;
+/**
+ * The longest wait between reconnection attempts while Redis is unreachable: once it
+ * answers again, cross-node delivery resumes within about this long. An attempt that
+ * is refused costs a few microseconds.
+ */
+const MAX_RETRY_MS = 500;
+
+/**
+ * How long an emit waits for Redis to take its stream entry before it is delivered to
+ * this node's sockets anyway (socket.io's cluster adapter delivers locally only after
+ * the write). Matters when Redis hangs with the connection open (a stopped process, a
+ * network partition): a refused connection fails at once.
+ */
+const XADD_DEADLINE_MS = 250;
+
+/** How long a close waits for commands in flight before it drops the connection. */
+const CLOSE_GRACE_MS = 1000;
 
 /**
  * One node's connection to the cluster's Redis: the client behind socket.io's
@@ -14,11 +29,16 @@ const MAX_RETRY_MS = 1000;
  * reconnects by itself, with one log line each way.
  */
 export class ClusterLink {
+  /** sockey's own client: commands reject at once while Redis is down (no offline queue). */
   readonly client: RedisClientType;
   readonly prefix: string;
   private up = false;
   private announcedDown = false;
   private closed = false;
+  /** How many times Redis came (back) up: a write sent before the last time says nothing about now. */
+  private upCount = 0;
+  /** The adapter's readers (XREAD, SUBSCRIBE), closed with the link. */
+  private readonly duplicates = new Set<RedisClientType>();
 
   private constructor(
     settings: ClusterSettings,
@@ -30,29 +50,98 @@ export class ClusterLink {
       disableOfflineQueue: true,
       socket: { reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, MAX_RETRY_MS), connectTimeout: 2000 },
     }) as RedisClientType;
-    // The adapter's readers (XREAD, SUBSCRIBE) are duplicates: they keep the offline queue, so
-    // while Redis is down they wait for it instead of failing in a loop.
-    const duplicate = client.duplicate.bind(client);
-    client.duplicate = ((overrides?: object) => duplicate({ ...overrides, disableOfflineQueue: false })) as typeof client.duplicate;
-    // The adapter publishes fetchSockets and serverSideEmit requests without awaiting them: a
-    // refusal while Redis is down must not become an unhandled rejection (which ends the process).
-    const publish = client.publish.bind(client);
-    (client as { publish: unknown }).publish = (...args: Parameters<typeof publish>) => publish(...args).catch(() => 0);
-    client.on('ready', () => {
-      this.up = true;
-      if (this.announcedDown) this.log.info('redis is reachable again: cross-node delivery resumes');
-      this.announcedDown = false;
-    });
-    client.on('error', (e: Error) => {
-      this.up = false;
-      if (this.announcedDown || this.closed) return;
-      this.announcedDown = true;
-      this.log.warn({ err: e.message }, 'redis is unreachable: serving this node only until it returns');
-    });
+    client.on('ready', () => this.markUp());
+    client.on('error', (e: Error) => this.markDown(e.message));
     client.on('end', () => {
       this.up = false;
     });
     this.client = client;
+  }
+
+  /** Redis answers (again): one line after an outage. */
+  private markUp(): void {
+    this.up = true;
+    this.upCount++;
+    if (this.announcedDown && !this.closed) this.log.info('redis is reachable again: cross-node delivery resumes');
+    this.announcedDown = false;
+  }
+
+  /** Redis refused, dropped or did not answer: one line per outage (node-redis reports every failed attempt). */
+  private markDown(why: string): void {
+    this.up = false;
+    if (this.announcedDown || this.closed) return;
+    this.announcedDown = true;
+    this.log.warn({ err: why }, 'redis is unreachable: serving this node only until it returns');
+  }
+
+  /**
+   * The client as the adapter sees it: the same connection (an object on top of the
+   * client, as node-redis builds its own command-option views), with four changes.
+   *
+   * - Its duplicates (the XREAD reader, the SUBSCRIBE client) keep the offline queue,
+   *   so while Redis is down they wait for it instead of failing in a loop, and they
+   *   are remembered, so that `close()` ends them (a reader waiting in the offline
+   *   queue would otherwise keep reconnecting, and the process alive, after SIGTERM).
+   *   Their `connect()` never rejects: when the link closes before Redis ever
+   *   answered, the adapter (which does not catch it) simply never starts them.
+   * - `publish`/`sPublish` (fetchSockets and serverSideEmit requests) and `set`
+   *   (the session of a socket that leaves, with `server.recovery`) are sent by the
+   *   adapter without awaiting them: a refusal while Redis is down must not become an
+   *   unhandled rejection, which ends the process.
+   * - `xAdd` (every emit to other nodes) gives up after XADD_DEADLINE_MS, so that a
+   *   Redis that hangs instead of refusing does not hold the delivery to this node's
+   *   own sockets (the adapter delivers locally once the write settles).
+   */
+  private adapterClient(): RedisClientType {
+    const client = this.client;
+    const swallow =
+      <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+      (...args: A) =>
+        fn(...args).catch(() => null);
+    const publish = swallow(client.publish.bind(client));
+    const sPublish = swallow(client.sPublish.bind(client));
+    const set = swallow(client.set.bind(client));
+    const duplicate = (overrides?: object) => {
+      const dup = client.duplicate({ ...overrides, disableOfflineQueue: false }) as RedisClientType;
+      this.duplicates.add(dup);
+      const connect = dup.connect.bind(dup);
+      dup.connect = (() => connect().catch(() => new Promise(() => undefined))) as typeof dup.connect;
+      return dup;
+    };
+    const xAddNow = client.xAdd.bind(client);
+    const xAdd = (...args: Parameters<typeof xAddNow>): Promise<string> => {
+      const written = xAddNow(...args);
+      const since = this.upCount;
+      let settled = false;
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          // After this turn's socket reads: an event loop that was busy for a while (not Redis) has its answer waiting there.
+          () =>
+            setImmediate(() => {
+              if (settled) return;
+              if (since === this.upCount) this.markDown(`no answer in ${XADD_DEADLINE_MS} ms`);
+              reject(new Error('redis did not answer in time'));
+            }),
+          XADD_DEADLINE_MS,
+        );
+      });
+      // A late answer means Redis is back; the entry then reaches the other nodes late.
+      written.then(
+        () => {
+          settled = true;
+          clearTimeout(timer);
+          if (!this.up) this.markUp();
+        },
+        () => {
+          settled = true;
+          clearTimeout(timer);
+        },
+      );
+      return Promise.race([written, late]);
+    };
+    const overrides = { publish, PUBLISH: publish, sPublish, SPUBLISH: sPublish, set, SET: set, xAdd, XADD: xAdd, duplicate };
+    return Object.assign(Object.create(client) as object, overrides) as unknown as RedisClientType;
   }
 
   /** Connects in the background: a node starts (and serves its own sockets) whether Redis answers or not. */
@@ -88,7 +177,7 @@ export class ClusterLink {
 
   /** socket.io's adapter for every namespace of this node, on this app's stream and channels. */
   adapter(): ReturnType<typeof createAdapter> {
-    return createAdapter(this.client, {
+    return createAdapter(this.adapterClient(), {
       streamName: this.key('stream'),
       channelPrefix: this.key('io'),
       sessionKeyPrefix: this.key('session:'),
@@ -97,9 +186,21 @@ export class ClusterLink {
     });
   }
 
+  /**
+   * Ends the link: the adapter's readers at once (they only wait for Redis), then
+   * sockey's client, after its commands in flight (at most a second) when Redis is up.
+   * Redis being down never holds a shutdown.
+   */
   async close(): Promise<void> {
     this.closed = true;
-    if (this.client.isOpen) await this.client.close().catch(() => undefined);
-    else this.client.destroy();
+    for (const dup of this.duplicates) dup.destroy();
+    this.duplicates.clear();
+    if (this.client.isReady) {
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS)));
+      await Promise.race([this.client.close().catch(() => undefined), grace]);
+      clearTimeout(timer);
+    }
+    this.client.destroy();
   }
 }
