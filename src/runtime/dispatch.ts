@@ -115,8 +115,19 @@ function withUser(target: DispatchTarget, call: Call, route: Route, who: Identit
 function checked(target: DispatchTarget, call: Call, route: Route, payload: unknown, ack: Ack | undefined): void | Promise<void> {
   if (route.rateLimit) {
     const wait = route.rateLimit.take(call, target.clock.now());
+    // A promise only with cluster: (a signed-in caller's window is counted in Redis).
+    if (wait instanceof Promise) return wait.then((w) => admitted(target, call, route, payload, ack, w));
     if (wait > 0) throw new SockeyError('RATE_LIMITED', 'Too many requests, slow down.', { retryAfterMs: wait });
   }
+  return validated(target, call, route, payload, ack);
+}
+
+function admitted(target: DispatchTarget, call: Call, route: Route, payload: unknown, ack: Ack | undefined, wait: number): void | Promise<void> {
+  if (wait > 0) throw new SockeyError('RATE_LIMITED', 'Too many requests, slow down.', { retryAfterMs: wait });
+  return validated(target, call, route, payload, ack);
+}
+
+function validated(target: DispatchTarget, call: Call, route: Route, payload: unknown, ack: Ack | undefined): void | Promise<void> {
   call.params = route.validate(payload);
   if (route.guard) {
     const pass = route.guard(call);
