@@ -218,17 +218,13 @@ function stopped(child: ChildProcess): Promise<void> {
   });
 }
 
-describe('limits while Redis is down', { timeout: 90_000 }, () => {
-  it('each node counts on its own and every route keeps answering; once Redis is back, counting is shared again', async () => {
-    const port = await freePort();
-    const url = `redis://127.0.0.1:${port}`;
-    let redis = await privateRedis(port);
-    cleanups.push(() => stopped(redis));
-    const db = await createTestDatabase();
-    cleanups.push(() => db.drop());
-    const { prefix } = redisPrefix();
-    const app = tempApp({
-      'sockey.yaml': `version: 1
+/** `count` sockey processes on one MariaDB test database and the Redis at `url` (the test's own). */
+async function privateCluster(count: number, url: string): Promise<{ nodes: Served[]; prefix: string }> {
+  const db = await createTestDatabase();
+  cleanups.push(() => db.drop());
+  const { prefix } = redisPrefix();
+  const app = tempApp({
+    'sockey.yaml': `version: 1
 database: { driver: mysql, url: "${db.url}", schema: [./schema.sql], migrate: true }
 cluster: { redis: "${url}", prefix: ${prefix} }
 auth: { bcryptCost: 4, loginRateLimit: { count: 3, per: 1m } }
@@ -240,12 +236,22 @@ routes:
   ping:
     reply: pong
 `,
-      'schema.sql': 'CREATE TABLE IF NOT EXISTS nothing (id INT);\n',
-    });
-    cleanups.push(() => app.cleanup());
-    const nodes: Served[] = [];
-    cleanups.push(() => Promise.all(nodes.map((n) => n.stop())));
-    for (let i = 0; i < 2; i++) nodes.push(await serve(['--port', '0'], app.dir, {}, 40_000));
+    'schema.sql': 'CREATE TABLE IF NOT EXISTS nothing (id INT);\n',
+  });
+  cleanups.push(() => app.cleanup());
+  const nodes: Served[] = [];
+  cleanups.push(() => Promise.all(nodes.map((n) => n.stop())));
+  for (let i = 0; i < count; i++) nodes.push(await serve(['--port', '0'], app.dir, {}, 40_000));
+  return { nodes, prefix };
+}
+
+describe('limits while Redis is down', { timeout: 90_000 }, () => {
+  it('each node counts on its own and every route keeps answering; once Redis is back, counting is shared again', async () => {
+    const port = await freePort();
+    const url = `redis://127.0.0.1:${port}`;
+    let redis = await privateRedis(port);
+    cleanups.push(() => stopped(redis));
+    const { nodes, prefix } = await privateCluster(2, url);
     const urls = nodes.map((n) => n.url);
     const [u1, u3] = [await register(urls, 'ann'), await register(urls, 'cat')];
     // Two sockets on each node: the user's window, not a socket's, is what refuses below.
@@ -295,5 +301,27 @@ routes:
     expect(codes([await call(u3[0]!, 'hit'), await call(u3[1]!, 'hit'), await call(u3[0]!, 'hit'), await call(u3[1]!, 'hit')])).toEqual(['ok', 'ok', 'ok', 'RATE_LIMITED']);
     const keys = await withRedis(url, (c) => c.keys(`${prefix}:limit:hit:*`));
     expect(keys).toHaveLength(1);
+  });
+
+  it('a Redis that stops answering (SIGSTOP) holds a limited call at most the 1 s timeout; then the node counts it itself', async () => {
+    const port = await freePort();
+    const url = `redis://127.0.0.1:${port}`;
+    const redis = await privateRedis(port);
+    cleanups.push(() => stopped(redis));
+    const { nodes } = await privateCluster(1, url);
+    const [me] = await register([nodes[0]!.url], 'dee');
+    expect((await call<Answer>(me!, 'hit')).ok).toBe(true);
+    redis.kill('SIGSTOP');
+    // SIGKILL in afterEach does not need the process to run; SIGCONT first all the same.
+    cleanups.push(() => void redis.kill('SIGCONT'));
+    const started = Date.now();
+    const answers = [await call<Answer>(me!, 'hit', undefined, 4000), await call<Answer>(me!, 'hit', undefined, 4000)];
+    const ms = Date.now() - started;
+    // The connection still looks up, so each call waited for the timeout, then was counted in memory
+    // (two more fit the socket's own window of 3).
+    expect(codes(answers)).toEqual(['ok', 'ok']);
+    expect(ms).toBeGreaterThanOrEqual(2 * 900);
+    console.info(`2 limited calls with Redis stopped: ${ms} ms`);
+    expect((await call<Answer>(me!, 'ping', undefined, 3000)).ok).toBe(true);
   });
 });
