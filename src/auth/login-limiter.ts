@@ -1,3 +1,5 @@
+import type { ClusterLink } from '../cluster/link.js';
+import { SharedWindows } from '../cluster/limits.js';
 import { addressGroup } from '../runtime/client-address.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { SockeyError } from '../core/errors.js';
@@ -15,9 +17,9 @@ export const MAX_WINDOWS = 100_000;
 /** A login in progress: counted as a failure unless it is settled otherwise. */
 export interface LoginAttempt {
   /** The password was right: this name's failures from this address are forgotten, and the attempt is not counted. */
-  succeed(): void;
+  succeed(): void | Promise<void>;
   /** The check could not be made (the database failed): the attempt is not counted. */
-  cancel(): void;
+  cancel(): void | Promise<void>;
 }
 
 /**
@@ -30,9 +32,14 @@ export interface LoginAttempt {
  *   NAME_DELAY_BASE_MS, doubling, capped at NAME_DELAY_MAX_MS.
  * An attempt counts as a failure from its start, so concurrent guesses
  * cannot all pass the check before the first one fails.
+ *
+ * With `cluster:` (shareWith) the three counts are kept in Redis for every
+ * node instead, with the same keys under `<prefix>:login:`; see SharedWindows
+ * for what happens while Redis is down.
  */
 export class LoginLimiter {
   private readonly windows: FixedWindows<string>;
+  private shared: { pair: SharedWindows; addr: SharedWindows; name: SharedWindows } | undefined;
 
   constructor(
     readonly count: number,
@@ -47,10 +54,20 @@ export class LoginLimiter {
     return this.windows.size;
   }
 
+  /** Counts in the cluster's Redis from now on (the node's link; set once, when the server starts). */
+  shareWith(link: ClusterLink): void {
+    this.shared = {
+      pair: new SharedWindows(link, 'login:pair', this.count, this.perMs),
+      addr: new SharedWindows(link, 'login:addr', this.count * ADDRESS_FACTOR, this.perMs),
+      name: new SharedWindows(link, 'login:name', Number.MAX_SAFE_INTEGER, this.perMs),
+    };
+  }
+
   /** Throws RATE_LIMITED (with details.retryAfterMs) over a limit; otherwise waits the name's delay. */
   async attempt(name: string, address: string): Promise<LoginAttempt> {
-    const now = this.clock.now();
     const group = addressGroup(address);
+    if (this.shared) return this.sharedAttempt(this.shared, name, group);
+    const now = this.clock.now();
     const pair = `pair:${group} ${name}`;
     const addr = `addr:${group}`;
     const whole = `name:${name}`;
@@ -71,6 +88,33 @@ export class LoginLimiter {
     };
   }
 
+  /**
+   * The same steps on counts in Redis: each INCR is atomic, so parallel guesses
+   * on several nodes cannot pass a limit together. A refused count is taken
+   * back from the ones before it, as a refused attempt counts nowhere.
+   */
+  private async sharedAttempt(shared: NonNullable<LoginLimiter['shared']>, name: string, group: string): Promise<LoginAttempt> {
+    const pairKey = `${group} ${name}`;
+    const pair = await shared.pair.add(pairKey);
+    if (!pair.allowed) throw refused(pair.msLeft);
+    const addr = await shared.addr.add(group);
+    if (!addr.allowed) {
+      await shared.pair.refund(pairKey, pair);
+      throw refused(addr.msLeft);
+    }
+    const whole = await shared.name.add(name);
+    const delay = this.delayFor(whole.count - 1);
+    if (delay > 0) await this.clock.wait(delay);
+    return {
+      succeed: async () => {
+        await Promise.all([shared.pair.forget(pairKey), shared.addr.refund(group, addr), shared.name.refund(name, whole)]);
+      },
+      cancel: async () => {
+        await Promise.all([shared.pair.refund(pairKey, pair), shared.addr.refund(group, addr), shared.name.refund(name, whole)]);
+      },
+    };
+  }
+
   /** The name-wide delay before an attempt, for the failures the name already has. */
   delayFor(failures: number): number {
     if (failures < this.count) return 0;
@@ -83,9 +127,7 @@ export class LoginLimiter {
 
   private refuseOver(key: string, limit: number, now: number): void {
     const w = this.windows.live(key, now);
-    if (w && w.count >= limit) {
-      throw new SockeyError('RATE_LIMITED', 'Too many failed logins, try again later.', { retryAfterMs: w.start + this.perMs - now });
-    }
+    if (w && w.count >= limit) throw refused(w.start + this.perMs - now);
   }
 
   private add(key: string, now: number): Window {
@@ -93,4 +135,8 @@ export class LoginLimiter {
     w.count++;
     return w;
   }
+}
+
+function refused(retryAfterMs: number): SockeyError {
+  return new SockeyError('RATE_LIMITED', 'Too many failed logins, try again later.', { retryAfterMs });
 }

@@ -55,12 +55,12 @@ export function authRoute(settings: Settings, driver: Driver | undefined, sessio
           row = await store.findUser(user.name!);
           ok = await verifyPassword(user.password!, tooLong ? undefined : row?.password, auth.bcryptCost);
         } catch (e) {
-          attempt.cancel();
+          await attempt.cancel();
           throw e;
         }
         // The same words whether the name exists or not.
         if (!row || !ok || tooLong) throw new SockeyError('UNAUTHORIZED', 'Wrong name or password.');
-        attempt.succeed();
+        await attempt.succeed();
         return signIn(call, row.id, row.name, Boolean(user.persistent));
       }
       case 'logout': {

@@ -71,8 +71,11 @@ export interface TimerPlan {
 export interface RateLimiter {
   count: number;
   perMs: number;
-  /** 0 when the call may go ahead, else milliseconds until it may. */
-  take(call: Pick<Call, 'state' | 'auth'>, now: number): number;
+  /**
+   * 0 when the call may go ahead, else milliseconds until it may. A promise
+   * only with `cluster:`, for a signed-in call (its user's window is in Redis).
+   */
+  take(call: Pick<Call, 'state' | 'auth'>, now: number): number | Promise<number>;
 }
 
 /** A route compiled once: everything a message needs, as closures. */

@@ -115,8 +115,22 @@ function withUser(target: DispatchTarget, call: Call, route: Route, who: Identit
 function checked(target: DispatchTarget, call: Call, route: Route, payload: unknown, ack: Ack | undefined): void | Promise<void> {
   if (route.rateLimit) {
     const wait = route.rateLimit.take(call, target.clock.now());
+    // A promise only with cluster: (a signed-in caller's window is counted in Redis).
+    if (wait instanceof Promise) return limitedLater(target, call, route, payload, ack, wait);
     if (wait > 0) throw new SockeyError('RATE_LIMITED', 'Too many requests, slow down.', { retryAfterMs: wait });
   }
+  return validated(target, call, route, payload, ack);
+}
+
+/** Its own function, so that the closure (and its context) exists only for a limit that answers a promise. */
+function limitedLater(target: DispatchTarget, call: Call, route: Route, payload: unknown, ack: Ack | undefined, wait: Promise<number>): Promise<void> {
+  return wait.then((w) => {
+    if (w > 0) throw new SockeyError('RATE_LIMITED', 'Too many requests, slow down.', { retryAfterMs: w });
+    return validated(target, call, route, payload, ack);
+  });
+}
+
+function validated(target: DispatchTarget, call: Call, route: Route, payload: unknown, ack: Ack | undefined): void | Promise<void> {
   call.params = route.validate(payload);
   if (route.guard) {
     const pass = route.guard(call);

@@ -35,10 +35,10 @@ describe('LoginLimiter, on a manual clock', () => {
   it("succeed() forgets the pair's failures and is not counted; cancel() is not counted", async () => {
     const limiter = new LoginLimiter(2, 60_000, manualClock());
     await fail(limiter, 'ann', '192.0.2.1');
-    (await limiter.attempt('ann', '192.0.2.1')).succeed();
+    await (await limiter.attempt('ann', '192.0.2.1')).succeed();
     // The earlier failure is forgotten too: two more fit.
     await fail(limiter, 'ann', '192.0.2.1');
-    (await limiter.attempt('ann', '192.0.2.1')).cancel();
+    await (await limiter.attempt('ann', '192.0.2.1')).cancel();
     await fail(limiter, 'ann', '192.0.2.1');
     await expect(limiter.attempt('ann', '192.0.2.1')).rejects.toEqual(limited(60_000));
   });
