@@ -14,6 +14,7 @@ import { envPort } from './port.js';
 import type { SocketState } from './socket-state.js';
 import { buildVersion, readVersion, type Version } from '../pipeline/build.js';
 import { ClusterLink } from '../cluster/link.js';
+import { watchPresence } from '../core/presence.js';
 
 /** The namespace the playground listens on for route changes (kept apart from the app's events). */
 export const PLAYGROUND_NAMESPACE = '/_sockey';
@@ -132,6 +133,7 @@ export class SockeyServer {
       };
     }
     attachDispatcher(target, server.states);
+    watchPresence(io, log);
     // Only the playground's own page connects here; with playground: false it refuses everyone.
     io.of(PLAYGROUND_NAMESPACE).use((_socket, next) => next(server.table.settings.server.playground ? undefined : new Error('playground is off')));
     const handler = httpHandler(() => server.table);
