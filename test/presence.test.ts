@@ -1,51 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Socket as ClientSocket } from 'socket.io-client';
 import { eventually, flush, ok, record } from './support/flow.js';
 import { runCli } from './support/child.js';
 import { call, startServer, tempApp, type TestServer } from './support/util.js';
+import { PRESENCE_ROUTES, register } from './support/presence.js';
 
-/** SPEC §6 presence on one process (test/cluster-presence.test.ts runs the same across three). */
-export const PRESENCE_ROUTES = `
-auth: { bcryptCost: 4 }
-routes:
-  boards.open:
-    auth: optional
-    params: { type: object, properties: { board: { type: integer } }, required: [board] }
-    join: { room: "board:{{params.board}}", presence: true }
-    reply: { opened: "{{params.board}}" }
-  boards.leave:
-    auth: optional
-    params: { type: object, properties: { board: { type: integer } }, required: [board] }
-    leave: "board:{{params.board}}"
-    reply: { left: "{{params.board}}" }
-  boards.plain:
-    params: { type: object, properties: { board: { type: integer } }, required: [board] }
-    join: ["board:{{params.board}}", { room: "side:{{params.board}}" }]
-    reply: { joined: "{{params.board}}" }
-  boards.who:
-    params: { type: object, properties: { board: { type: integer } }, required: [board] }
-    presence: "board:{{params.board}}"
-  me:
-    auth: required
-    reply: { id: "{{auth.id}}" }
-  boards.count:
-    params: { type: object, properties: { board: { type: integer } }, required: [board] }
-    presence: "board:{{params.board}}"
-    reply: { members: "{{res}}" }
-`;
-
+/** SPEC §6 presence on one process (test/cluster-presence.test.ts runs it across three). */
 let t: TestServer | undefined;
 afterEach(async () => {
   await t?.close();
   t = undefined;
 });
-
-export async function register(socket: ClientSocket, name: string): Promise<{ id: number; token: string }> {
-  const r = await call(socket, 'auth', { type: 'register', user: { name, email: `${name}@example.com`, password: 'pa55!word' } });
-  expect(r.ok).toBe(true);
-  const me = await call(socket, 'me');
-  return { id: (me.res as { id: number }).id, token: (r.res as { token: string }).token };
-}
 
 const presenceEvents = (seen: Array<{ event: string; payload: unknown }>, room = 'board:1') =>
   seen
