@@ -37,6 +37,18 @@ describe('presence across three processes', () => {
     const watchers = [await client(0), await client(1), await client(2)];
     for (const w of watchers) await call(w, 'boards.open', { board: 1 });
     const seen = watchers.map(record);
+    // Until every node reads the stream (a busy machine may take a moment to connect one to Redis).
+    const pings = (i: number) => seen[i]!.filter((e) => e.event === 'ping_data').length;
+    for (const w of watchers) {
+      const before = [0, 1, 2].map(pings);
+      await eventually(
+        async () => (await call(w, 'ping'), [0, 1, 2].map(pings)),
+        (n) => n.every((c, i) => c > before[i]!),
+        'a ping on every node',
+        15_000,
+        200,
+      );
+    }
 
     const alice = await client(0);
     const { id: aliceId, token } = await register(alice, 'alice');

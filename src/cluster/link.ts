@@ -38,6 +38,9 @@ export class ClusterLink {
     // refusal while Redis is down must not become an unhandled rejection (which ends the process).
     const publish = client.publish.bind(client);
     (client as { publish: unknown }).publish = (...args: Parameters<typeof publish>) => publish(...args).catch(() => 0);
+    // So does its SET of a disconnecting socket's session (connection-state recovery): the session is then lost, the node is not.
+    const set = client.set.bind(client);
+    (client as { set: unknown }).set = (...args: Parameters<typeof set>) => set(...args).catch(() => null);
     client.on('ready', () => {
       this.up = true;
       if (this.announcedDown) this.log.info('redis is reachable again: cross-node delivery resumes');

@@ -15,6 +15,7 @@ import type { SocketState } from './socket-state.js';
 import { buildVersion, readVersion, type Version } from '../pipeline/build.js';
 import { ClusterLink } from '../cluster/link.js';
 import { watchPresence } from '../core/presence.js';
+import { saveSessionsAhead } from '../cluster/recovery.js';
 
 /** The namespace the playground listens on for route changes (kept apart from the app's events). */
 export const PLAYGROUND_NAMESPACE = '/_sockey';
@@ -38,6 +39,7 @@ export class SockeyServer {
   readonly states = new Map<string, SocketState>();
   /** The node's link to the cluster's Redis, with `cluster:`. */
   cluster?: ClusterLink;
+  private stopSaving?: () => void;
   private closed = false;
 
   private constructor(
@@ -134,6 +136,8 @@ export class SockeyServer {
     }
     attachDispatcher(target, server.states);
     watchPresence(io, log);
+    // A killed node saves no sessions: with a cluster, they are saved ahead, so its clients recover on another node.
+    if (link && settings.server.recovery) server.stopSaving = saveSessionsAhead(io, link, settings.server.recovery.maxDisconnectionMs);
     // Only the playground's own page connects here; with playground: false it refuses everyone.
     io.of(PLAYGROUND_NAMESPACE).use((_socket, next) => next(server.table.settings.server.playground ? undefined : new Error('playground is off')));
     const handler = httpHandler(() => server.table);
@@ -148,6 +152,7 @@ export class SockeyServer {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.stopSaving?.();
     for (const state of this.states.values()) state.dispose();
     await new Promise<void>((resolve) => void this.io.close(() => resolve()));
     await this.cluster?.close();

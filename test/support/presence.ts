@@ -23,6 +23,9 @@ routes:
   boards.who:
     params: { type: object, properties: { board: { type: integer } }, required: [board] }
     presence: "board:{{params.board}}"
+  ping:
+    reply: { pong: true }
+    emit: all
   me:
     auth: required
     reply: { id: "{{auth.id}}" }
