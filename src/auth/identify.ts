@@ -1,4 +1,7 @@
-import type { Socket } from 'socket.io';
+import type { Logger } from 'pino';
+import type { Server, Socket } from 'socket.io';
+import { RESERVED_ROOM_PREFIX } from '../core/rooms.js';
+import { forgetPresence, restorePresence } from '../core/presence.js';
 import type { Call, CallState } from '../core/route.js';
 import type { Identity } from '../pipeline/plugin.js';
 import type { Driver } from '../db/driver.js';
@@ -97,6 +100,36 @@ export function authenticateHandshake(socket: Socket, state: CallState, db: Driv
       throw e;
     }
     sessions.signIn(socket, state, session);
+  })().finally(() => {
+    state.ready = undefined;
+  });
+}
+
+/**
+ * A socket that socket.io recovered (connection-state recovery, maybe on
+ * another node) has its rooms and `socket.data` back: its session is taken
+ * up again from `data.keyId` if the key still exists (a logout meanwhile
+ * deleted it: then the socket is signed out, its rooms joined as that user
+ * left, and told on `auth_error`), and its presence rooms announced again.
+ */
+export function recoverSession(socket: Socket, state: CallState, db: Driver, settings: Settings, sessions: SessionIndex, io: Server, log: Logger): void {
+  const data = socket.data as { keyId?: number | string; user?: unknown };
+  const keyId = data.keyId;
+  if (keyId === undefined || keyId === null) return;
+  // What socket.io restored, but for the socket's own room and sockey's: sockey cannot tell the rooms joined as a guest apart, so all of them follow the session.
+  for (const room of socket.rooms) if (room !== socket.id && !room.startsWith(RESERVED_ROOM_PREFIX)) state.signedInRooms.add(room);
+  state.ready = (async () => {
+    const row = await storeFor(db).findKeyById(keyId);
+    if (!row) {
+      forgetPresence(socket);
+      for (const room of socket.rooms) if (room !== socket.id && (state.signedInRooms.has(room) || room.startsWith(RESERVED_ROOM_PREFIX))) void socket.leave(room);
+      state.signedInRooms.clear();
+      socket.data = { ...socket.data, user: undefined, keyId: undefined };
+      tellAuthError(socket, settings, 'UNAUTHORIZED', 'Logged out.');
+      return;
+    }
+    sessions.signIn(socket, state, sessions.sessionFor(row));
+    restorePresence(io, log, socket);
   })().finally(() => {
     state.ready = undefined;
   });

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import type { ServerPlugin } from '../pipeline/plugin.js';
-import { authenticateHandshake, identify } from './identify.js';
+import { authenticateHandshake, identify, recoverSession } from './identify.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { LoginLimiter } from './login-limiter.js';
 import { authRoute } from './route.js';
@@ -44,7 +44,9 @@ export function authPlugin(options: { clock?: Clock } = {}): ServerPlugin {
     },
     identify: (call, payload, server) => identify(call, payload, server.db, server.table.settings, sessions),
     onConnection(socket, state, server) {
-      if (server.table.settings.auth.enabled) authenticateHandshake(socket, state, server.db, server.table.settings, sessions);
+      if (!server.table.settings.auth.enabled) return;
+      if (socket.recovered) recoverSession(socket, state, server.db, server.table.settings, sessions, server.io, server.log);
+      else authenticateHandshake(socket, state, server.db, server.table.settings, sessions);
     },
   };
 }

@@ -82,6 +82,8 @@ export class SessionIndex {
     const entry = this.entryFor(session);
     state.user = { id: entry.session.userId, name: entry.session.name };
     state.session = entry.session;
+    // Other nodes read the user through fetchSockets (presence); a recovered socket gets both back (connection-state recovery).
+    socket.data = { ...socket.data, user: { ...state.user }, keyId: entry.session.keyId };
     void socket.join(userRoom(entry.session.userId));
     entry.members.add({ socket, state });
     this.track(socket, state);
@@ -125,6 +127,8 @@ export class SessionIndex {
     if (!session) return;
     state.user = null;
     state.session = undefined;
+    // On disconnect the data is kept: it was saved for the socket's recovery.
+    if (socket.connected) socket.data = { ...socket.data, user: undefined, keyId: undefined };
     // Timers started as this user must not go on speaking for them, nor rooms joined as them go on listening.
     state.timers.clearSignedIn();
     if (!sameUser) leaveSignedInRooms(socket, state);

@@ -49,6 +49,13 @@ export class AuthStore {
     return row && { ...row, persistent: Number(row.persistent), issued_at: Number(row.issued_at) };
   }
 
+  /** The key row by id (a recovered socket's session): undefined once it was revoked. */
+  async findKeyById(id: number | string): Promise<KeyRow | undefined> {
+    const r = await this.db.run('SELECT k.id, k.user_id, u.name, k.token_hash, k.persistent, k.issued_at FROM user_keys k JOIN users u ON u.id = k.user_id WHERE k.id = ?', [id]);
+    const row = r.rows?.[0] as KeyRow | undefined;
+    return row && { ...row, persistent: Number(row.persistent), issued_at: Number(row.issued_at) };
+  }
+
   async renewKey(id: number | string, tokenHash: string, now: number): Promise<void> {
     await this.db.run('UPDATE user_keys SET token_hash = ?, issued_at = ? WHERE id = ?', [tokenHash, now, id]);
   }

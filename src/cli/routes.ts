@@ -42,7 +42,15 @@ export async function routesCommand(argv: string[], io: CliIo): Promise<number> 
   }
   const rows = [['EVENT', 'AUTH', 'ACTION', 'EMIT', 'PARAMS', 'EXTRA']];
   for (const s of summaries) {
-    const extra = [s.guard ? `guard ${s.guard}` : '', s.expect ? `expect ${s.expect}` : '', ...s.timers.map((t) => `timer ${t}`), s.rateLimit ? `rate ${s.rateLimit}` : ''].filter(Boolean).join('; ');
+    const extra = [
+      s.guard ? `guard ${s.guard}` : '',
+      s.expect ? `expect ${s.expect}` : '',
+      ...(s.presence ?? []).map((r) => `presence join ${r}`),
+      ...s.timers.map((t) => `timer ${t}`),
+      s.rateLimit ? `rate ${s.rateLimit}` : '',
+    ]
+      .filter(Boolean)
+      .join('; ');
     rows.push([s.event + (s.builtin ? ' (built-in)' : ''), s.auth, s.action, s.emit, s.params.join(',') || '-', extra || '-']);
   }
   printRows(io, rows);

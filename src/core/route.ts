@@ -91,6 +91,8 @@ export interface Route {
   readonly action: Action;
   readonly emit: EmitPlan;
   readonly join: readonly Template[];
+  /** Per `join` entry: joined with `presence: true` (absent when none is). */
+  readonly joinPresence?: readonly boolean[];
   readonly leave: readonly Template[];
   /** Room templates that do not read `res`: rendered (and checked) before the action, so a refused room does no work. */
   readonly roomChecks: readonly Template[];

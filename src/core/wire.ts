@@ -38,6 +38,8 @@ export interface RouteSummary {
   guard?: string;
   /** `row`, `rows` or `changed`. */
   expect?: string;
+  /** Rooms the route joins with presence (`join: { room, presence: true }`). */
+  presence?: string[];
   description?: string;
 }
 

@@ -5,7 +5,8 @@ import type { DirectiveContext } from './context.js';
 import type { Directive } from './directive.js';
 import { compileHook } from './hook.js';
 import { compileSql } from './sql.js';
-import { compileReply } from './template.js';
+import { compileReply, compileRoomTemplate } from './template.js';
+import { presenceList } from '../core/presence.js';
 
 export interface CompiledAction {
   action: Action;
@@ -17,11 +18,13 @@ export interface CompiledAction {
  * A route's (or a timer's) action: `sql` or `hook`, optionally shaped by a
  * `reply` template over its result, or a `reply` alone.
  */
-export function compileAction(raw: RawAction, ctx: DirectiveContext): CompiledAction {
-  const has = { sql: raw.sql !== undefined, hook: raw.hook !== undefined, reply: raw.reply !== undefined };
-  if (has.sql && has.hook) {
+export function compileAction(raw: RawAction & { presence?: string }, ctx: DirectiveContext): CompiledAction {
+  const has = { sql: raw.sql !== undefined, hook: raw.hook !== undefined, reply: raw.reply !== undefined, presence: raw.presence !== undefined };
+  if (has.presence && (has.sql || has.hook)) {
+    ctx.sink.error('ACTION', [...ctx.at, 'presence'], `a route has one action: presence (the room's members) is one, so it takes no ${has.sql ? 'sql' : 'hook'}`, { at: 'key' });
+  } else if (has.sql && has.hook) {
     ctx.sink.error('ACTION', [...ctx.at, 'hook'], 'a route has one action: sql or hook, not both', { at: 'key' });
-  } else if (!has.sql && !has.hook && !has.reply) {
+  } else if (!has.sql && !has.hook && !has.reply && !has.presence) {
     ctx.sink.error('ACTION', ctx.at, 'no action: give sql, hook or reply', { at: 'key' });
   }
   if (raw.expect !== undefined && !has.sql) ctx.sink.error('GUARD', [...ctx.at, 'expect'], 'expect checks what sql answers; this has no sql', { at: 'key' });
@@ -37,6 +40,11 @@ export function compileAction(raw: RawAction, ctx: DirectiveContext): CompiledAc
     statements = sql.statements;
     ctx.stepNames = sql.stepNames;
     kind = Array.isArray(raw.sql) ? `sql (${raw.sql.length} statements, one transaction)` : 'sql';
+  } else if (has.presence) {
+    // The members of a room the manifest lets this route see: guard it as the route that joins it.
+    const room = compileRoomTemplate(raw.presence!, ctx, [...ctx.at, 'presence']);
+    base = (call) => presenceList(call.io, call.log, room.render(call));
+    kind = `presence ${raw.presence}`;
   } else if (has.hook) {
     const spec = raw.hook!;
     base = compileHook(spec, typeof spec === 'string' ? ctx.hooks.get(spec) : undefined, ctx.query, ctx);
@@ -59,7 +67,7 @@ export function compileAction(raw: RawAction, ctx: DirectiveContext): CompiledAc
 
 /** `sql` | `hook` | `reply` (+ `result`, `expect`, `json`): the route's action. */
 export const actionDirective: Directive = {
-  keys: ['sql', 'hook', 'reply', 'result', 'expect', 'json'],
+  keys: ['sql', 'hook', 'reply', 'result', 'expect', 'json', 'presence'],
   compile(raw, ctx, draft) {
     const { action, kind, statements } = compileAction(raw, ctx);
     draft.action = action;

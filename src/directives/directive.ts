@@ -13,6 +13,8 @@ export interface RouteDraft {
   statements: Array<{ text: string; path: ManifestPath }>;
   emit: EmitPlan;
   join: Template[];
+  /** Per `join` entry: joined with presence. */
+  joinPresence: boolean[];
   leave: Template[];
   /** Room templates that do not read `res`, checked before the action. */
   roomChecks: Template[];
@@ -20,6 +22,8 @@ export interface RouteDraft {
   rateLimit?: RateLimiter;
   /** Passes (true) or refuses (false) the call, checked after the params. */
   guard?: (call: Call) => boolean | Promise<boolean>;
+  /** What `sockey routes` shows of presence (rooms joined with it). */
+  presenceSummary?: string[];
   /** What `sockey routes` shows of the guard. */
   guardSummary?: string;
 }

@@ -43,6 +43,8 @@ function pruneErrors(errors: ErrorObject[]): ErrorObject[] {
   const deeper = (p: string) => errors.some((e) => e.keyword !== 'anyOf' && e.instancePath.startsWith(p + '/'));
   const seen = new Set<string>();
   return errors.filter((e) => {
+    // An if/then/else (an object or a string) says nothing its branch's own errors do not.
+    if (e.keyword === 'if') return false;
     if (e.keyword === 'anyOf') {
       if (deeper(e.instancePath)) return false;
     } else if (anyOfPaths.has(e.instancePath)) {

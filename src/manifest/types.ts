@@ -68,13 +68,18 @@ export interface RawRoute extends RawAction {
   description?: string;
   auth?: AuthMode;
   params?: Record<string, unknown> | boolean;
-  join?: string | string[];
+  join?: RawJoin | RawJoin[];
   leave?: string | string[];
+  /** A room template: the route replies the room's presence members. */
+  presence?: string;
   rateLimit?: RawRateLimit;
   timers?: RawTimer[];
   /** A `guards:` name, inline SQL, or a hook; after compile/entries.ts, always resolved (`RawGuard`). */
   guard?: string | RawGuard;
 }
+
+/** A room to join: a template, or `{ room, presence }`. */
+export type RawJoin = string | { room: string; presence?: boolean };
 
 /** A guard as written under `guards:` or inline, or resolved from a name (`from`: where it is declared). */
 export interface RawGuard {

@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import type { Server, Socket } from 'socket.io';
 import type { ClusterLink } from '../cluster/link.js';
 import type { AuthUser, Call, CallState } from '../core/route.js';
@@ -22,6 +23,7 @@ export interface ServerContext {
   readonly table: RouteTable;
   readonly db: Driver;
   readonly io: Server;
+  readonly log: Logger;
   /** The node's link to the cluster's Redis, with `cluster:`. */
   readonly cluster?: ClusterLink;
 }

@@ -8,6 +8,7 @@ import { clientAddress } from './client-address.js';
 import { dataEnvelope, errorEnvelope, toErrorEnvelope } from '../core/envelope.js';
 import { SockeyError } from '../core/errors.js';
 import { joinRoom, leaveRoom } from '../core/rooms.js';
+import { joinPresence } from '../core/presence.js';
 import { startRouteTimers } from './route-timers.js';
 import { SocketState } from './socket-state.js';
 
@@ -163,9 +164,9 @@ function acted(target: DispatchTarget, call: Call, route: Route, res: unknown, a
 
 /** The in-memory adapter joins synchronously; a cluster adapter may answer promises, which are then awaited in order. */
 function joinAndLeave(call: Call, route: Route, res: unknown, from = 0): Promise<void> | undefined {
-  const { join, leave } = route;
+  const { join, leave, joinPresence: presence } = route;
   for (let i = from; i < join.length + leave.length; i++) {
-    const r = i < join.length ? joinRoom(call, join[i]!(call, res)) : leaveRoom(call, leave[i - join.length]!(call, res));
+    const r = i < join.length ? (presence?.[i] ? joinPresence : joinRoom)(call, join[i]!(call, res)) : leaveRoom(call, leave[i - join.length]!(call, res));
     if (r instanceof Promise) return r.then(() => joinAndLeave(call, route, res, i + 1));
   }
   return undefined;

@@ -15,6 +15,8 @@ import type { SocketState } from './socket-state.js';
 import { buildVersion, readVersion, type Version } from '../pipeline/build.js';
 import { ClusterLink } from '../cluster/link.js';
 import { Scheduler } from './schedules.js';
+import { watchPresence } from '../core/presence.js';
+import { saveSessionsAhead } from '../cluster/recovery.js';
 
 /** The namespace the playground listens on for route changes (kept apart from the app's events). */
 export const PLAYGROUND_NAMESPACE = '/_sockey';
@@ -40,6 +42,7 @@ export class SockeyServer {
   cluster?: ClusterLink;
   /** The manifest's `schedules:`, running (restarted by `swap` when they change). */
   scheduler?: Scheduler;
+  private stopSaving?: () => void;
   private closed = false;
 
   private constructor(
@@ -138,6 +141,9 @@ export class SockeyServer {
     attachDispatcher(target, server.states);
     server.scheduler = new Scheduler(io, log, link);
     server.scheduler.update(table);
+    watchPresence(io, log);
+    // A killed node saves no sessions: with a cluster, they are saved ahead, so its clients recover on another node.
+    if (link && settings.server.recovery) server.stopSaving = saveSessionsAhead(io, link, settings.server.recovery.maxDisconnectionMs);
     // Only the playground's own page connects here; with playground: false it refuses everyone.
     io.of(PLAYGROUND_NAMESPACE).use((_socket, next) => next(server.table.settings.server.playground ? undefined : new Error('playground is off')));
     const handler = httpHandler(() => server.table);
@@ -153,6 +159,7 @@ export class SockeyServer {
     if (this.closed) return;
     this.closed = true;
     this.scheduler?.stop();
+    this.stopSaving?.();
     for (const state of this.states.values()) state.dispose();
     await new Promise<void>((resolve) => void this.io.close(() => resolve()));
     await this.cluster?.close();
