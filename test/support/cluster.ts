@@ -59,8 +59,12 @@ ${body}`;
   const app = tempApp({ 'sockey.yaml': manifest, 'schema.sql': files['schema.sql'] ?? 'CREATE TABLE IF NOT EXISTS nothing (id INT);\n', ...files });
   const nodes: Served[] = [];
   try {
-    // One at a time: the first applies the schema; the others find it done.
-    for (let i = 0; i < count; i++) nodes.push(await serve(['--port', '0'], app.dir, env));
+    // The first applies the schema; the others find it done and start together.
+    nodes.push(await serve(['--port', '0'], app.dir, env));
+    const rest = await Promise.allSettled(Array.from({ length: count - 1 }, () => serve(['--port', '0'], app.dir, env)));
+    for (const r of rest) if (r.status === 'fulfilled') nodes.push(r.value);
+    const failed = rest.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
   } catch (e) {
     await Promise.all(nodes.map((n) => n.stop()));
     await db.drop();
