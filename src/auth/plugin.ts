@@ -28,8 +28,8 @@ export function authPlugin(options: { clock?: Clock } = {}): ServerPlugin {
       return { at: ['auth'], routes: { [settings.auth.event]: authRoute(settings, driver, sessions, limiter, clock) } };
     },
     onStart(server) {
-      // With cluster:, a logout, expiry or renewal on one node reaches the session's sockets on every node.
-      if (server.cluster) sessions.shareWith(peerChannel(server.io, 'sockey:sessions'));
+      // With cluster: (or workers), a logout, expiry or renewal on one node reaches the session's sockets on every node.
+      if (server.cluster || server.peers) sessions.shareWith(peerChannel(server.io, 'sockey:sessions'));
     },
     identify: (call, payload, server) => identify(call, payload, server.db, server.table.settings, sessions),
     onConnection(socket, state, server) {

@@ -24,6 +24,8 @@ export interface ServerContext {
   readonly io: Server;
   /** The node's link to the cluster's Redis, with `cluster:`. */
   readonly cluster?: ClusterLink;
+  /** Server-side emits (`io.serverSideEmit`) reach other processes: with `cluster:`, or between `serve --workers`. */
+  readonly peers?: boolean;
 }
 
 /**
