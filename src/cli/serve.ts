@@ -102,16 +102,13 @@ export async function serveCommand(argv: string[], io: CliIo, signal?: AbortSign
     const reloader = watching?.reloader ?? new Reloader(server);
     const onHup = () => void reloader.reload('SIGHUP');
     process.on('SIGHUP', onHup);
-    // A worker whose primary is gone (killed) closes too.
-    const orphaned = () => stop('the primary is gone');
+    // (A worker whose primary is gone exits at once: node:cluster's own rule.)
     if (worker !== undefined) {
-      process.once('disconnect', orphaned);
       reportReady(`${server.table.routes.size} routes, ${server.db.description}, version ${server.table.version}${server.cluster ? `, cluster ${server.cluster.prefix}` : ''}`);
     }
     await stopped;
     log.info(`${stopReason}: closing`);
     process.off('SIGHUP', onHup);
-    process.off('disconnect', orphaned);
     // A worker keeps catching SIGINT/SIGTERM while it closes: the primary passes on the one the terminal sent it too.
     if (worker === undefined) unlisten();
     await watching?.close();
