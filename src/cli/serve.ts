@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { ManifestError, formatDiagnostic } from '../manifest/diagnostics.js';
 import { defaultPlugins } from './plugins.js';
 import { createLogger, type LogFormat } from '../runtime/logger.js';
@@ -78,8 +79,9 @@ export async function serveCommand(argv: string[], io: CliIo, signal?: AbortSign
     return await serveOne();
   } finally {
     unlisten();
-    // A worker's IPC channel (sticky, the cluster adapter) would keep it running.
-    if (worker !== undefined && process.connected) process.disconnect();
+    // A worker's IPC channel (sticky, the cluster adapter) would keep it running. Through
+    // cluster.worker: a plain process.disconnect() makes node:cluster exit 0 at once, losing the exit code.
+    if (worker !== undefined && process.connected) cluster.worker?.disconnect();
   }
 
   async function serveOne(): Promise<number> {

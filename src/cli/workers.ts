@@ -223,7 +223,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
 
   const why = await o.stopped;
   stopping = true;
-  log.info(`${why}: closing ${alive()} worker(s)`);
+  log.info(`${why}: closing${alive() ? ` ${alive()} worker(s)` : ''}`);
   process.off('SIGHUP', onHup);
   // No new connections; each worker closes its sockets (finishing what runs) and its database.
   server.close();
