@@ -2,6 +2,7 @@ import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { BIN, killAll, serve, within, type Served } from './support/child.js';
+import { REDIS_URL, redisPrefix } from './support/cluster.js';
 import { ok, record } from './support/flow.js';
 import { call, tempApp } from './support/util.js';
 
@@ -46,8 +47,8 @@ afterEach(async () => {
   killAll();
 });
 
-function app() {
-  const a = tempApp({ 'sockey.yaml': MANIFEST, 'hooks/pid.ts': HOOK });
+function app(manifest = MANIFEST) {
+  const a = tempApp({ 'sockey.yaml': manifest, 'hooks/pid.ts': HOOK });
   cleanups.push(a.cleanup);
   return a;
 }
@@ -130,6 +131,30 @@ describe('sockey serve --workers', { timeout: TEST_MS }, () => {
     const page = await fetch(`${s.url}/`);
     expect(page.status).toBe(200);
     expect(await page.text()).toMatch(/<html/i);
+  });
+
+  it('with cluster: the workers share emits through Redis (the streams adapter, no cluster adapter)', async () => {
+    const redis = redisPrefix();
+    const a = app(MANIFEST.replace('auth:', `cluster: { redis: "${REDIS_URL}", prefix: ${redis.prefix} }\nauth:`));
+    const s = await start(a.dir).catch(async (e: unknown) => {
+      await redis.drop();
+      throw e;
+    });
+    // Stopped first: the workers' heartbeats would write the stream again.
+    cleanups.push(async () => {
+      await s.stop();
+      await redis.drop();
+    });
+    expect(s.grep('sockey listening on')[0]).toMatch(/2 workers, .*cluster sockey_test_/);
+    const clients = await spread(s, 2);
+    const seen = clients.map((c) => record(c.socket));
+    const from = clients.find((c) => c.at.worker === '2')!;
+    expect(await call(from.socket, 'say', { text: 'via redis' })).toEqual(ok({ text: 'via redis' }));
+    const heard = (e: { payload: unknown }) => (e.payload as { res?: { text?: string } }).res?.text === 'via redis';
+    for (const [i, events] of seen.entries()) await until(`client ${i} hears the emit`, () => events.some(heard));
+    // Exactly once: not once through Redis and again through the cluster adapter.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(seen.map((events) => events.filter(heard).length)).toEqual(clients.map(() => 1));
   });
 
   it('a logout on one worker signs out the session on the other (server-side emits through the cluster adapter)', async () => {
