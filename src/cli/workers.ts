@@ -120,6 +120,8 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
     });
   });
   const realPort = (server.address() as { port: number }).port;
+  // After the start (EMFILE, ...): logged; the primary goes on with the connections it has.
+  server.on('error', (e) => log.warn(`primary: ${e.message}`));
 
   const slots: Slot[] = Array.from({ length: o.workers }, (_, i) => ({ n: i + 1, ready: false, readyAt: 0, crashes: 0, hupPending: false }));
   const slotOf = (w: Worker) => slots.find((s) => s.worker === w);
