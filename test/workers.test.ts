@@ -1,5 +1,5 @@
 import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { BIN, killAll, serve, within, type Served } from './support/child.js';
 import { REDIS_URL, redisPrefix } from './support/cluster.js';
@@ -33,7 +33,12 @@ const HOOK = `export function pid() {
 const START_MS = 60_000;
 const TEST_MS = 120_000;
 
-const start = (dir: string) => serve(['--workers', '2', '--port', '0', '--no-watch'], dir, {}, START_MS);
+/** Starts a primary with 2 workers; a failing test prints what they logged. */
+async function start(dir: string): Promise<Served> {
+  const s = await serve(['--workers', '2', '--port', '0', '--no-watch'], dir, {}, START_MS);
+  onTestFailed(() => console.error(`sockey's stderr:\n${s.stderr()}`));
+  return s;
+}
 
 /** The built bin to completion, with time for a primary and its workers. */
 function sockey(argv: string[], cwd: string) {
@@ -67,7 +72,13 @@ interface Where {
   pid: number;
   worker: string;
 }
-const where = async (s: ClientSocket) => ((await call(s, 'whoami.worker')) as { res: Where }).res;
+const where = async (s: ClientSocket, label = '') => {
+  try {
+    return ((await call(s, 'whoami.worker')) as { res: Where }).res;
+  } catch (e) {
+    throw new Error(`whoami.worker ${label} (socket ${s.id}, ${s.io.engine?.transport?.name}): ${(e as Error).message}`);
+  }
+};
 
 /** Clients (alternating transports) until there is at least one on each of `n` workers. */
 async function spread(s: Served, n: number, transports: Array<'polling' | 'websocket'> = ['polling', 'websocket']) {
@@ -75,7 +86,7 @@ async function spread(s: Served, n: number, transports: Array<'polling' | 'webso
   for (let i = 0; i < 4 * n && new Set(clients.map((c) => c.at.worker)).size < n; i++) {
     const transport = transports[i % transports.length]!;
     const socket = await client(s.url, transport);
-    clients.push({ socket, at: await where(socket), transport });
+    clients.push({ socket, at: await where(socket, `spread client ${i}`), transport });
   }
   return clients;
 }
