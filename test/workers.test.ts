@@ -61,9 +61,17 @@ function app(manifest = MANIFEST) {
 async function client(url: string, transport: 'polling' | 'websocket', auth?: Record<string, unknown>): Promise<ClientSocket> {
   const socket = connect(url, { transports: [transport], forceNew: true, reconnection: false, auth });
   cleanups.unshift(() => socket.disconnect());
+  // Bounded: a connection whose handshake never completes fails here, saying how far it got.
   await new Promise<void>((resolve, reject) => {
-    socket.once('connect', () => resolve());
-    socket.once('connect_error', reject);
+    const timer = setTimeout(() => reject(new Error(`a ${transport} client did not connect in 15 s (engine ${socket.io.engine?.id ?? 'not open'})`)), 15_000);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    socket.once('connect_error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
   });
   return socket;
 }
@@ -76,7 +84,7 @@ const where = async (s: ClientSocket, label = '') => {
   try {
     return ((await call(s, 'whoami.worker')) as { res: Where }).res;
   } catch (e) {
-    throw new Error(`whoami.worker ${label} (socket ${s.id}, ${s.io.engine?.transport?.name}): ${(e as Error).message}`);
+    throw new Error(`whoami.worker ${label} (socket ${s.id}, ${s.io.engine?.transport?.name}): ${(e as Error).message}`, { cause: e });
   }
 };
 
