@@ -34,8 +34,8 @@ export function authPlugin(options: { clock?: Clock } = {}): ServerPlugin {
       return { at: ['auth'], routes: { [settings.auth.event]: authRoute(settings, driver, sessions, limiter, clock) } };
     },
     onStart(server) {
-      // With cluster:, a logout, expiry or renewal on one node reaches the session's sockets on every node.
-      if (server.cluster) sessions.shareWith(peerChannel(server.io, 'sockey:sessions'));
+      // With cluster: (or workers), a logout, expiry or renewal on one node reaches the session's sockets on every node.
+      if (server.cluster || server.peers) sessions.shareWith(peerChannel(server.io, 'sockey:sessions'));
       // Built before the server started (its routes compile first), so given the link now.
       if (server.cluster && !link) {
         link = server.cluster;

@@ -26,6 +26,8 @@ export interface ServerContext {
   readonly log: Logger;
   /** The node's link to the cluster's Redis, with `cluster:`. */
   readonly cluster?: ClusterLink;
+  /** Server-side emits (`io.serverSideEmit`) reach other processes: with `cluster:`, or between `serve --workers`. */
+  readonly peers?: boolean;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { createServer, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { Server } from 'socket.io';
+import { Server, type ServerOptions } from 'socket.io';
 import type { RouteTable } from '../compile/table.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { Driver } from '../db/driver.js';
@@ -33,6 +33,20 @@ export interface StartOptions {
   plugins?: ServerPlugin[];
   /** Time for rate limits (tests pass their own; the auth plugin takes its own too). */
   clock?: Clock;
+  /** Set in a worker of `serve --workers` (src/cli/workers.ts): the primary owns the port. */
+  worker?: WorkerHooks;
+}
+
+/** How a worker of `serve --workers` differs: it does not listen, the primary hands it connections. */
+export interface WorkerHooks {
+  /** The primary's port (for the log line and `server.port`). */
+  port: number;
+  /** The worker's slot, 1..N (kept by a worker restarted in its place). */
+  number: number;
+  /** socket.io's adapter between the workers, used when the manifest has no `cluster:` (which brings its own). */
+  adapter: NonNullable<ServerOptions['adapter']>;
+  /** Runs once io exists, before the ready line: connections from the primary reach it from then on. */
+  attach(io: Server): void;
 }
 
 /** A running sockey: http + socket.io + the current route table and database. */
@@ -43,6 +57,8 @@ export class SockeyServer {
   /** The manifest's `schedules:`, running (restarted by `swap` when they change). */
   scheduler?: Scheduler;
   private stopSaving?: () => void;
+  /** Server-side emits reach other processes (with `cluster:`, or between workers): plugins share state through them. */
+  peers = false;
   private closed = false;
 
   private constructor(
@@ -53,7 +69,7 @@ export class SockeyServer {
     public db: Driver,
     /** What was applied to `db` (see Version.schema). */
     public schema: string,
-    readonly options: Required<Pick<StartOptions, 'manifest' | 'cwd' | 'env' | 'plugins'>>,
+    readonly options: Required<Pick<StartOptions, 'manifest' | 'cwd' | 'env' | 'plugins'>> & Pick<StartOptions, 'worker'>,
   ) {}
 
   get table(): RouteTable {
@@ -61,7 +77,7 @@ export class SockeyServer {
   }
 
   get port(): number {
-    return (this.http.address() as AddressInfo).port;
+    return (this.http.address() as AddressInfo | null)?.port ?? this.options.worker?.port ?? 0;
   }
 
   /** The table, database and applied schema serving now. */
@@ -81,7 +97,7 @@ export class SockeyServer {
 
   static async start(options: StartOptions = {}): Promise<SockeyServer> {
     const log = options.log ?? createLogger();
-    const resolved = { manifest: options.manifest ?? 'sockey.yaml', cwd: options.cwd ?? process.cwd(), env: options.env ?? process.env, plugins: options.plugins ?? [] };
+    const resolved = { manifest: options.manifest ?? 'sockey.yaml', cwd: options.cwd ?? process.cwd(), env: options.env ?? process.env, plugins: options.plugins ?? [], worker: options.worker };
     const read = readVersion({ manifestPath: resolved.manifest, cwd: resolved.cwd, env: resolved.env });
     // Opened before compiling: shared limits compile against it. It connects in the background.
     const link = read.settings.cluster ? ClusterLink.open(read.settings.cluster, log) : undefined;
@@ -98,13 +114,15 @@ export class SockeyServer {
       res.end('sockey is starting\n');
     };
     http.on('request', starting);
-    await new Promise<void>((resolve, reject) => {
-      http.once('error', reject);
-      http.listen(port, host, () => {
-        http.off('error', reject);
-        resolve();
+    // A worker does not listen: the primary has the port and hands it connections.
+    if (!options.worker)
+      await new Promise<void>((resolve, reject) => {
+        http.once('error', reject);
+        http.listen(port, host, () => {
+          http.off('error', reject);
+          resolve();
+        });
       });
-    });
     // load -> validate -> compile -> prepare the SQL, then serve
     let version: Version;
     try {
@@ -124,12 +142,14 @@ export class SockeyServer {
     const io = new Server(http, {
       cors: { origin: s.cors.origin, credentials: s.cors.credentials },
       maxHttpBufferSize: s.maxPayload,
-      ...(link ? { adapter: link.adapter() } : {}),
+      ...(link ? { adapter: link.adapter() } : options.worker ? { adapter: options.worker.adapter } : {}),
       ...(settings.server.recovery ? { connectionStateRecovery: { maxDisconnectionDuration: settings.server.recovery.maxDisconnectionMs, skipMiddlewares: true } } : {}),
     });
     const target: DispatchTarget = { table, io, log, clock: options.clock ?? systemClock, identify: (call, payload) => ({ user: call.state.user, payload }) };
     const server = new SockeyServer(http, io, log, target, db, version.schema, resolved);
     server.cluster = link;
+    server.peers = Boolean(link ?? options.worker);
+    options.worker?.attach(io);
     for (const p of resolved.plugins) p.onStart?.(server);
     target.identify = chainIdentify(resolved.plugins, server);
     const connectionHooks = resolved.plugins.filter((p) => p.onConnection);
@@ -139,8 +159,11 @@ export class SockeyServer {
       };
     }
     attachDispatcher(target, server.states);
-    server.scheduler = new Scheduler(io, log, link);
-    server.scheduler.update(table);
+    // Schedules run once per tick: the cluster's Redis lock decides which node; without it, of the workers only the first runs them.
+    if (link || !options.worker || options.worker.number === 1) {
+      server.scheduler = new Scheduler(io, log, link);
+      server.scheduler.update(table);
+    }
     watchPresence(io, log);
     // A killed node saves no sessions: with a cluster, they are saved ahead, so its clients recover on another node.
     if (link && settings.server.recovery) server.stopSaving = saveSessionsAhead(io, link, settings.server.recovery.maxDisconnectionMs);
@@ -150,7 +173,10 @@ export class SockeyServer {
     http.on('request', (req, res) => {
       if (!res.headersSent && !(req.url ?? '').startsWith('/socket.io/')) handler(req, res);
     });
-    log.info(`sockey listening on http://${host ?? '127.0.0.1'}:${server.port} (${table.routes.size} routes, ${db.description}, version ${table.version}${link ? `, cluster ${link.prefix}` : ''})`);
+    // A worker says it is ready; the primary prints the one "sockey listening on" line.
+    log.info(
+      `${options.worker ? 'ready, serving' : 'sockey listening on'} http://${host ?? '127.0.0.1'}:${server.port} (${table.routes.size} routes, ${db.description}, version ${table.version}${link ? `, cluster ${link.prefix}` : ''})`,
+    );
     return server;
   }
 
