@@ -177,7 +177,7 @@ function resolveCluster(c: RawManifest['cluster'], env: NodeJS.ProcessEnv, sink:
   if (!c) return undefined;
   const url = fillEnv(c.redis, env, sink, ['cluster', 'redis'], strictEnv, userInfoEnd(c.redis));
   if (url !== '' && !/^rediss?:\/\/[^/\s]+/.test(url)) {
-    sink.error('SCHEMA', ['cluster', 'redis'], 'cluster.redis must be a redis:// or rediss:// URL (redis://host:6379, redis://:password@host:6379/0)');
+    sink.error('SCHEMA', ['cluster', 'redis'], 'must be a redis:// or rediss:// URL (redis://host:6379, redis://:password@host:6379/0)');
   }
   return { url, prefix: c.prefix ?? 'sockey' };
 }
