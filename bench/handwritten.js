@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The benchmark's baseline: the events of bench/sockey.bench.yaml written by hand with
 // socket.io + mysql2 + ajv, the way a competent developer would. With --sqlite it is
-// the baseline of bench/sockey.sqlite.bench.yaml instead: user.get on better-sqlite3.
+// the baseline of bench/sockey.sqlite.bench.yaml instead: user.get and board.cards on
+// better-sqlite3 (and the same in-memory auth).
 //
 //   BENCH_MYSQL_URL=mysql://root@127.0.0.1:3306/db node bench/handwritten.js --port 0
 //   BENCH_SQLITE_FILE=/tmp/bench.db node bench/handwritten.js --sqlite --port 0
@@ -63,6 +64,12 @@ const validateInsert = ajv.compile({
   required: ['id', 'body'],
   additionalProperties: false,
 });
+const validateBoard = ajv.compile({
+  type: 'object',
+  properties: { board: { type: 'integer', minimum: 1 } },
+  required: ['board'],
+  additionalProperties: false,
+});
 const validateAuth = ajv.compile({
   type: 'object',
   properties: {
@@ -78,6 +85,9 @@ const validateAuth = ajv.compile({
 
 const USER_GET = 'SELECT id, name, email FROM bench_users WHERE id = ?';
 const INSERT_EVENT = 'INSERT INTO bench_events (user_id, body) VALUES (?, ?)';
+// board.cards: the guard, then the cards (the same two statements as sockey's board.cards).
+const IS_MEMBER = 'SELECT 1 FROM members WHERE board_id = ? AND user_id = ?';
+const BOARD_CARDS = 'SELECT id, title FROM cards WHERE board_id = ? ORDER BY id LIMIT 10';
 const ROOM = 'r';
 const SESSION_MS = 86_400_000; // as sockey's default tokenTimeout
 
@@ -91,10 +101,14 @@ const trace = !['0', 'false'].includes(process.env.BENCH_HAND_TRACE ?? '');
 const pool = values.sqlite ? undefined : mysql.createPool({ uri: url, connectionLimit: 10, waitForConnections: true, trace });
 let sqlite;
 let userById;
+let isMember;
+let boardCards;
 if (values.sqlite) {
   sqlite = new Database(sqliteFile);
   sqlite.pragma('journal_mode = WAL');
   userById = sqlite.prepare(USER_GET);
+  isMember = sqlite.prepare(IS_MEMBER);
+  boardCards = sqlite.prepare(BOARD_CARDS);
 }
 
 // Accounts and sessions in memory: signing in is setup, never measured. A session is
@@ -106,6 +120,17 @@ let nextUserId = 1;
 const http = createServer();
 const io = new Server(http, { cors: { origin: '*' } });
 
+/** The signed-in user of a socket, or the error envelope to answer (as whoami's checks). */
+function sessionOf(socket) {
+  const user = sessions.get(socket.id);
+  if (!user) return fail('UNAUTHORIZED', 'Not signed in.');
+  if (Date.now() - user.issuedAt > SESSION_MS) {
+    sessions.delete(socket.id);
+    return fail('UNAUTHORIZED', 'Logged out.');
+  }
+  return user;
+}
+
 io.on('connection', (socket) => {
   // Replies through the ack when the client gave one, else on <event>_data / <event>_error.
   const answer = (event, ack, envelope) => {
@@ -113,38 +138,7 @@ io.on('connection', (socket) => {
     else socket.emit(event + (envelope.ok ? '_data' : '_error'), envelope);
   };
 
-  if (values.sqlite) {
-    socket.on('user.get', (payload, ack) => {
-      if (!validateUserGet(payload)) return answer('user.get', ack, invalid(validateUserGet));
-      let row;
-      try {
-        row = userById.get(payload.id);
-      } catch (e) {
-        console.error(`user.get failed: ${e.message}`);
-        return answer('user.get', ack, fail('DB_ERROR', 'Database error.'));
-      }
-      answer('user.get', ack, ok(row ?? null));
-    });
-    return;
-  }
-
   socket.on('disconnect', () => sessions.delete(socket.id));
-
-  socket.on('echo', (payload, ack) => {
-    if (!validateText(payload)) return answer('echo', ack, invalid(validateText));
-    answer('echo', ack, ok(payload));
-  });
-
-  socket.on('user.get', async (payload, ack) => {
-    if (!validateUserGet(payload)) return answer('user.get', ack, invalid(validateUserGet));
-    try {
-      const [rows] = await pool.execute(USER_GET, [payload.id]);
-      answer('user.get', ack, ok(rows[0] ?? null));
-    } catch (e) {
-      console.error(`user.get failed: ${e.message}`);
-      answer('user.get', ack, fail('DB_ERROR', 'Database error.'));
-    }
-  });
 
   socket.on('auth', async (payload, ack) => {
     if (!validateAuth(payload)) return answer('auth', ack, invalid(validateAuth));
@@ -172,6 +166,69 @@ io.on('connection', (socket) => {
     }
     if (!validateObject(payload ?? {})) return answer('whoami', ack, invalid(validateObject));
     answer('whoami', ack, ok({ id: user.id, name: user.name }));
+  });
+
+  if (values.sqlite) {
+    socket.on('user.get', (payload, ack) => {
+      if (!validateUserGet(payload)) return answer('user.get', ack, invalid(validateUserGet));
+      let row;
+      try {
+        row = userById.get(payload.id);
+      } catch (e) {
+        console.error(`user.get failed: ${e.message}`);
+        return answer('user.get', ack, fail('DB_ERROR', 'Database error.'));
+      }
+      answer('user.get', ack, ok(row ?? null));
+    });
+
+    // The session, the params, the membership check, then the cards.
+    socket.on('board.cards', (payload, ack) => {
+      const user = sessionOf(socket);
+      if (user.ok === false) return answer('board.cards', ack, user);
+      if (!validateBoard(payload)) return answer('board.cards', ack, invalid(validateBoard));
+      let rows;
+      try {
+        if (isMember.get(payload.board, user.id) === undefined) return answer('board.cards', ack, fail('FORBIDDEN', 'Forbidden.'));
+        rows = boardCards.all(payload.board);
+      } catch (e) {
+        console.error(`board.cards failed: ${e.message}`);
+        return answer('board.cards', ack, fail('DB_ERROR', 'Database error.'));
+      }
+      answer('board.cards', ack, ok(rows));
+    });
+    return;
+  }
+
+  socket.on('echo', (payload, ack) => {
+    if (!validateText(payload)) return answer('echo', ack, invalid(validateText));
+    answer('echo', ack, ok(payload));
+  });
+
+  socket.on('user.get', async (payload, ack) => {
+    if (!validateUserGet(payload)) return answer('user.get', ack, invalid(validateUserGet));
+    try {
+      const [rows] = await pool.execute(USER_GET, [payload.id]);
+      answer('user.get', ack, ok(rows[0] ?? null));
+    } catch (e) {
+      console.error(`user.get failed: ${e.message}`);
+      answer('user.get', ack, fail('DB_ERROR', 'Database error.'));
+    }
+  });
+
+  // The session, the params, the membership check (one prepared statement), then the cards (another).
+  socket.on('board.cards', async (payload, ack) => {
+    const user = sessionOf(socket);
+    if (user.ok === false) return answer('board.cards', ack, user);
+    if (!validateBoard(payload)) return answer('board.cards', ack, invalid(validateBoard));
+    try {
+      const [member] = await pool.execute(IS_MEMBER, [payload.board, user.id]);
+      if (member.length === 0) return answer('board.cards', ack, fail('FORBIDDEN', 'Forbidden.'));
+      const [rows] = await pool.execute(BOARD_CARDS, [payload.board]);
+      answer('board.cards', ack, ok(rows));
+    } catch (e) {
+      console.error(`board.cards failed: ${e.message}`);
+      answer('board.cards', ack, fail('DB_ERROR', 'Database error.'));
+    }
   });
 
   socket.on('room.join', async (payload, ack) => {

@@ -29,9 +29,26 @@ const root = path.resolve(here, '..');
 const USERS = 10_000;
 const LISTENERS = 50; // room.emit50: sockets in room r besides the load clients
 const PASSWORD = 'bench-pa55!word';
+// guarded: boards 1..BOARDS with CARDS_PER_BOARD cards each (card ids (board - 1) * CARDS_PER_BOARD + 1, ...);
+// every signed-in user is a member of boards 1..MEMBER_BOARDS, nobody of the others.
+const BOARDS = 1000;
+const CARDS_PER_BOARD = 20;
+const MEMBER_BOARDS = 500;
+const CARDS_SHOWN = 10; // the route's LIMIT
+const FORBIDDEN_BOARD = BOARDS; // cards, no members: the guard must refuse it
 const randomUser = () => 1 + Math.floor(Math.random() * USERS);
 const isObject = (x) => x !== null && typeof x === 'object' && !Array.isArray(x);
 const sameText = (p, res) => isObject(res) && res.text === p.text && Object.keys(res).length === 1;
+const randomMemberBoard = () => 1 + Math.floor(Math.random() * MEMBER_BOARDS);
+/** The first CARDS_SHOWN cards of the board, by id: exactly { id, title } each. */
+const boardCards = (p, res) => {
+  if (!Array.isArray(res) || res.length !== CARDS_SHOWN) return false;
+  for (let j = 0; j < CARDS_SHOWN; j++) {
+    const c = res[j];
+    if (!isObject(c) || c.id !== (p.board - 1) * CARDS_PER_BOARD + j + 1 || c.title !== `board ${p.board} card ${j + 1}` || Object.keys(c).length !== 2) return false;
+  }
+  return true;
+};
 const userRow = (p, res) => isObject(res) && res.id === p.id && res.name === `user${p.id}` && res.email === `user${p.id}@example.com` && Object.keys(res).length === 3;
 
 /**
@@ -99,6 +116,23 @@ const SCENARIOS = {
     payload: () => ({ id: randomUser() }),
     check: userRow,
   },
+  guarded: {
+    what: 'auth: required, guard: SELECT 1 FROM members ..., then SELECT 10 cards, on MariaDB; clients signed in beforehand',
+    bar: 0.95,
+    event: 'board.cards',
+    setup: signInAndJoinBoards,
+    payload: () => ({ board: randomMemberBoard() }),
+    check: boardCards,
+  },
+  'guarded.sqlite': {
+    what: 'the guarded route on SQLite (better-sqlite3); clients signed in beforehand',
+    bar: 0.95,
+    backend: 'sqlite',
+    event: 'board.cards',
+    setup: signInAndJoinBoards,
+    payload: () => ({ board: randomMemberBoard() }),
+    check: boardCards,
+  },
 };
 const CPU_BAR = 1.05;
 
@@ -162,7 +196,17 @@ const opts = {
   rootUrl: process.env.BENCH_MYSQL_ROOT_URL ?? 'mysql://root@127.0.0.1:3306',
 };
 
-const scenarioNames = opts.scenario === 'all' ? Object.keys(SCENARIOS) : [...new Set(opts.scenario.split(',').map((s) => s.trim()).filter(Boolean))];
+const scenarioNames =
+  opts.scenario === 'all'
+    ? Object.keys(SCENARIOS)
+    : [
+        ...new Set(
+          opts.scenario
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+        ),
+      ];
 if (scenarioNames.length === 0 || !scenarioNames.every((s) => s in SCENARIOS)) {
   process.stderr.write(`bench: --scenario must be ${Object.keys(SCENARIOS).join(', ')}, all, or a comma-separated list; got "${opts.scenario}"\n`);
   process.exit(2);
@@ -264,11 +308,24 @@ async function createDatabase() {
       user_id INT UNSIGNED NOT NULL,
       body VARCHAR(255) NOT NULL
     ) ENGINE=InnoDB`);
+    await conn.query(`CREATE TABLE cards (
+      id INT UNSIGNED NOT NULL PRIMARY KEY,
+      board_id INT UNSIGNED NOT NULL,
+      title VARCHAR(100) NOT NULL,
+      KEY cards_board (board_id, id)
+    ) ENGINE=InnoDB`);
+    await conn.query(`CREATE TABLE members (
+      board_id INT UNSIGNED NOT NULL,
+      user_id INT UNSIGNED NOT NULL,
+      PRIMARY KEY (board_id, user_id)
+    ) ENGINE=InnoDB`);
     for (let start = 1; start <= USERS; start += 1000) {
       const rows = [];
       for (let id = start; id < start + 1000 && id <= USERS; id++) rows.push([id, `user${id}`, `user${id}@example.com`]);
       await conn.query('INSERT INTO bench_users (id, name, email) VALUES ?', [rows]);
     }
+    const cards = allCards();
+    for (let start = 0; start < cards.length; start += 1000) await conn.query('INSERT INTO cards (id, board_id, title) VALUES ?', [cards.slice(start, start + 1000)]);
     const [[{ n }]] = await conn.query('SELECT COUNT(*) AS n FROM bench_users');
     if (Number(n) !== USERS) throw new Error(`bench_users has ${n} rows, expected ${USERS}`);
   } finally {
@@ -279,7 +336,14 @@ async function createDatabase() {
   return { name, url: url.toString() };
 }
 
-/** A temp SQLite file with the same bench_users rows, for sqlite.get. */
+/** [id, board_id, title] of every card of the guarded scenarios. */
+function allCards() {
+  const rows = [];
+  for (let board = 1; board <= BOARDS; board++) for (let k = 1; k <= CARDS_PER_BOARD; k++) rows.push([(board - 1) * CARDS_PER_BOARD + k, board, `board ${board} card ${k}`]);
+  return rows;
+}
+
+/** A temp SQLite file with the same bench_users and cards rows (and an empty members), for sqlite.get and guarded.sqlite. */
 function createSqlite() {
   const file = path.join(os.tmpdir(), `sockey_bench_${randomBytes(5).toString('hex')}.db`);
   sqliteFile = file;
@@ -287,9 +351,14 @@ function createSqlite() {
   try {
     db.pragma('journal_mode = WAL');
     db.exec('CREATE TABLE bench_users (id INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL)');
+    db.exec('CREATE TABLE cards (id INTEGER NOT NULL PRIMARY KEY, board_id INTEGER NOT NULL, title TEXT NOT NULL)');
+    db.exec('CREATE INDEX cards_board ON cards (board_id, id)');
+    db.exec('CREATE TABLE members (board_id INTEGER NOT NULL, user_id INTEGER NOT NULL, PRIMARY KEY (board_id, user_id)) WITHOUT ROWID');
     const insert = db.prepare('INSERT INTO bench_users (id, name, email) VALUES (?, ?, ?)');
+    const insertCard = db.prepare('INSERT INTO cards (id, board_id, title) VALUES (?, ?, ?)');
     db.transaction(() => {
       for (let id = 1; id <= USERS; id++) insert.run(id, `user${id}`, `user${id}@example.com`);
+      for (const card of allCards()) insertCard.run(...card);
     })();
     const { n } = db.prepare('SELECT COUNT(*) AS n FROM bench_users').get();
     if (n !== USERS) throw new Error(`bench_users (sqlite) has ${n} rows, expected ${USERS}`);
@@ -534,14 +603,15 @@ async function waitForQuiet(servers) {
       return load;
     }
     if (!announced) {
-      const who = foreignTop(a, b, new Set([process.pid, dbPid, ...servers.map((x) => x.pid)])).map(([n, ms]) => `${n} ${fmt((100 * ms) / 1000 / seconds)}%`).join(', ');
+      const who = foreignTop(a, b, new Set([process.pid, dbPid, ...servers.map((x) => x.pid)]))
+        .map(([n, ms]) => `${n} ${fmt((100 * ms) / 1000 / seconds)}%`)
+        .join(', ');
       log(`    waiting up to ${opts.quietWaitS} s for other processes to settle (${fmt(100 * load)}% of a core: ${who})`);
       announced = true;
     }
     await new Promise((r) => setTimeout(r, 500));
   }
 }
-
 
 // ---------------------------------------------------------------- load
 
@@ -567,11 +637,6 @@ async function openSockets(port, n) {
   return sockets;
 }
 
-/**
- * One round: every socket emits, waits for its ack, checks it and emits again
- * (a closed loop) for warmup + duration. Only requests that complete inside the
- * measured window count. Anything that is not a correct `{ ok: true }` envelope
-
 /** One emit with an ack, for setup steps (not measured). */
 function request(socket, event, payload) {
   return socket.timeout(SETUP_MS).emitWithAck(event, payload);
@@ -588,6 +653,12 @@ function within(ms, what, promise) {
  * hand-written server's), which signs it in, then asks `whoami` once for its user id.
  */
 async function signIn(st) {
+  // Sessions live as long as the sockets: a second scenario that needs them (guarded after auth.required) reuses them.
+  const known = signedIn.get(st.server.label);
+  if (known) {
+    st.users = known;
+    return;
+  }
   st.users = await Promise.all(
     st.sockets.map(async (socket, i) => {
       const name = `bench${i + 1}`;
@@ -599,6 +670,43 @@ async function signIn(st) {
     }),
   );
   if (new Set(st.users.map((u) => u.id)).size !== st.users.length) throw new Error(`${st.server.label}: signed-in sockets share user ids`);
+  signedIn.set(st.server.label, st.users);
+}
+const signedIn = new Map(); // server label -> the users its load sockets are signed in as
+
+/**
+ * guarded setup: the load sockets sign in (as for auth.required), their users become
+ * members of boards 1..MEMBER_BOARDS (both servers' users in the same members table;
+ * their ids may coincide, hence INSERT IGNORE), and each server must answer FORBIDDEN
+ * for a board with cards but without them, and the cards of a board with them.
+ */
+async function signInAndJoinBoards(st) {
+  await signIn(st);
+  const rows = st.users.flatMap((u) => Array.from({ length: MEMBER_BOARDS }, (_, b) => [b + 1, u.id]));
+  if (st.server.label.includes('sqlite')) {
+    const db = new Database(sqliteFile);
+    try {
+      db.pragma('busy_timeout = 5000');
+      const insert = db.prepare('INSERT OR IGNORE INTO members (board_id, user_id) VALUES (?, ?)');
+      db.transaction(() => {
+        for (const r of rows) insert.run(...r);
+      })();
+    } finally {
+      db.close();
+    }
+  } else {
+    const conn = await mysql.createConnection({ uri: dbUrl, connectTimeout: 5000 });
+    try {
+      for (let start = 0; start < rows.length; start += 1000) await conn.query('INSERT IGNORE INTO members (board_id, user_id) VALUES ?', [rows.slice(start, start + 1000)]);
+    } finally {
+      await conn.end();
+    }
+  }
+  const no = await request(st.sockets[0], 'board.cards', { board: FORBIDDEN_BOARD });
+  if (JSON.stringify(no) !== JSON.stringify({ ok: false, err: 'Forbidden.', res: false, code: 'FORBIDDEN' }))
+    throw new Error(`${st.server.label}: board.cards of a board without members answered ${JSON.stringify(no)?.slice(0, 300)}, expected FORBIDDEN`);
+  const yes = await request(st.sockets[0], 'board.cards', { board: 1 });
+  if (yes?.ok !== true || !boardCards({ board: 1 }, yes.res)) throw new Error(`${st.server.label}: board.cards of a member board answered ${JSON.stringify(yes)?.slice(0, 300)}`);
 }
 
 /**
@@ -825,7 +933,7 @@ async function main() {
   log(`${opts.clients} websocket clients connected to each server`);
   log('per round: throughput, latency, and CPU per message of the server, the load generator (client) and MariaDB (db);');
   log('"other" is user+system CPU on the machine that none of them used (other processes), in % of one core; irq is');
-  log('the kernel\'s interrupt/softirq time (loopback networking), charged to no process');
+  log("the kernel's interrupt/softirq time (loopback networking), charged to no process");
 
   const results = {};
   let totalErrors = 0;
@@ -952,7 +1060,10 @@ async function main() {
     for (const role of ROLES) {
       const s = results[name][role];
       out.push(
-        `${name.padEnd(14)} ${role.padEnd(12)} ${fmt(s.throughput).padStart(15)}  ${s.throughputRounds.join(' / ').padEnd(25)} ${fmt(s.p50, 2).padStart(7)}  ${fmt(s.p99, 2).padStart(7)}  ${fmt(s.serverUsPerMsg, 1).padStart(13)}  ${s.serverUsPerMsgRounds.map((x) => fmt(x, 1)).join(' / ').padEnd(20)} ${String(s.errors).padStart(6)}`,
+        `${name.padEnd(14)} ${role.padEnd(12)} ${fmt(s.throughput).padStart(15)}  ${s.throughputRounds.join(' / ').padEnd(25)} ${fmt(s.p50, 2).padStart(7)}  ${fmt(s.p99, 2).padStart(7)}  ${fmt(s.serverUsPerMsg, 1).padStart(13)}  ${s.serverUsPerMsgRounds
+          .map((x) => fmt(x, 1))
+          .join(' / ')
+          .padEnd(20)} ${String(s.errors).padStart(6)}`,
       );
     }
   }
@@ -1002,7 +1113,17 @@ async function main() {
     date: started.toISOString(),
     command,
     sockeyBin: path.relative(root, sockeyBin),
-    options: { durationS: opts.durationS, warmupS: opts.warmupS, rounds: opts.rounds, clients: opts.clients, retries: opts.retries, quietWaitS: opts.quietWaitS, scenarios: scenarioNames, nodeArgs, handTrace: !['0', 'false'].includes(process.env.BENCH_HAND_TRACE ?? '') },
+    options: {
+      durationS: opts.durationS,
+      warmupS: opts.warmupS,
+      rounds: opts.rounds,
+      clients: opts.clients,
+      retries: opts.retries,
+      quietWaitS: opts.quietWaitS,
+      scenarios: scenarioNames,
+      nodeArgs,
+      handTrace: !['0', 'false'].includes(process.env.BENCH_HAND_TRACE ?? ''),
+    },
     machine: { node: process.version, cores, cpu: os.cpus()[0]?.model, platform: `${os.platform()} ${os.release()}` },
     servers: Object.fromEntries(servers.map((s) => [s.label, { pid: s.pid, port: s.port }])),
     results,

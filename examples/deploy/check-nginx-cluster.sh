@@ -36,7 +36,7 @@ routes:
 YAML
 echo 'export const node = () => ({ port: process.env.SOCKEY_PORT });' > "$d/app/node.mjs"
 for port in 18081 18082; do
-  (cd "$d/app" && SOCKEY_PORT=$port node "$root/bin/sockey.js" serve --host 127.0.0.1 --no-watch 2>"$d/sockey-$port.log") & pids+=($!)
+  (cd "$d/app" && SOCKEY_PORT=$port exec node "$root/bin/sockey.js" serve --host 127.0.0.1 --no-watch 2>"$d/sockey-$port.log") & pids+=($!)
 done
 nginx -t -q -c "$d/nginx.conf" -p "$d"
 nginx -c "$d/nginx.conf" -p "$d"
