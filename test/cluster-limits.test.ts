@@ -81,7 +81,7 @@ describe('SharedWindows on the real Redis', () => {
   it('counts atomically in one key per window, in milliseconds (a 300 ms window is 300 ms, not 0 s or 1 s), refunds only its own window', async () => {
     const r = redisPrefix();
     cleanups.push(() => r.drop());
-    const link = ClusterLink.open({ url: REDIS_URL, prefix: r.prefix }, pino({ level: 'silent' }));
+    const link = await ClusterLink.open({ url: REDIS_URL, prefix: r.prefix }, pino({ level: 'silent' }));
     cleanups.push(() => link.close());
     expect(await link.ready()).toBe(true);
     const w = new SharedWindows(link, 'limit:t', 3, 300);

@@ -95,7 +95,7 @@ export async function serveCommand(argv: string[], io: CliIo, signal?: AbortSign
         host: values.host,
         log,
         plugins: defaultPlugins(),
-        worker: worker === undefined ? undefined : workerHooks(),
+        worker: worker === undefined ? undefined : await workerHooks(),
       });
     } catch (e) {
       return startFailure(e, io);

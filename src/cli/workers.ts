@@ -4,8 +4,6 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Server as HttpServer } from 'node:http';
 import type { Logger } from 'pino';
-import { createAdapter, setupPrimary } from '@socket.io/cluster-adapter';
-import sticky from '@socket.io/sticky';
 import { readVersion } from '../pipeline/build.js';
 import { envPort } from '../runtime/port.js';
 import type { WorkerHooks } from '../runtime/server.js';
@@ -51,7 +49,9 @@ export function workerLogger(log: Logger, n: number, json: boolean): Logger {
  * hand it connections once io exists, and emits cross to the other workers
  * through the cluster adapter (unless the manifest's `cluster:` brings Redis).
  */
-export function workerHooks(env: NodeJS.ProcessEnv = process.env): WorkerHooks {
+export async function workerHooks(env: NodeJS.ProcessEnv = process.env): Promise<WorkerHooks> {
+  // Loaded only by `serve --workers`: one process never needs them.
+  const [{ createAdapter }, { default: sticky }] = await Promise.all([import('@socket.io/cluster-adapter'), import('@socket.io/sticky')]);
   return {
     port: Number(env.SOCKEY_WORKER_PORT ?? 0),
     number: Number(env.SOCKEY_WORKER ?? 1),
@@ -128,6 +128,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
   const slotOf = (w: Worker) => slots.find((s) => s.worker === w);
   const readyCount = () => slots.filter((s) => s.ready).length;
 
+  const [{ setupPrimary }, { default: sticky }] = await Promise.all([import('@socket.io/cluster-adapter'), import('@socket.io/sticky')]);
   sticky.setupMaster(server as unknown as HttpServer, { loadBalancingMethod: 'least-connection' });
   setupPrimary();
   // The sockets the primary itself still holds (requests with a body are relayed over IPC).

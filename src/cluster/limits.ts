@@ -1,4 +1,4 @@
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, RLWrapperTimeouts } from 'rate-limiter-flexible';
+import type { RateLimiterRes, RLWrapperTimeouts } from 'rate-limiter-flexible';
 import type { ClusterLink } from './link.js';
 
 /** How long a shared count waits for Redis before this node counts the call on its own. */
@@ -43,6 +43,7 @@ export interface Counted {
  */
 export class SharedWindows {
   private readonly limiter: RLWrapperTimeouts;
+  private readonly Refused: typeof RateLimiterRes;
 
   constructor(
     link: ClusterLink,
@@ -50,6 +51,8 @@ export class SharedWindows {
     readonly limit: number,
     perMs: number,
   ) {
+    const { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, RLWrapperTimeouts } = link.rateLimiters;
+    this.Refused = RateLimiterRes;
     const ms = Math.max(1, Math.ceil(perMs));
     const memory = new RateLimiterMemory({ keyPrefix: name, points: limit, duration: ms / 1000 });
     const redis = new RateLimiterRedis({
@@ -70,7 +73,7 @@ export class SharedWindows {
     try {
       return counted(true, await this.limiter.consume(key));
     } catch (e) {
-      if (e instanceof RateLimiterRes) return counted(false, e);
+      if (e instanceof this.Refused) return counted(false, e);
       return { allowed: true, count: 0, msLeft: 0, until: 0 };
     }
   }

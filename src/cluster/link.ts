@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
-import { createClient, type RedisClientType } from 'redis';
-import { createAdapter } from '@socket.io/redis-streams-adapter';
+import type { RedisClientType } from 'redis';
+import type { createAdapter } from '@socket.io/redis-streams-adapter';
+import type * as RateLimiters from 'rate-limiter-flexible';
 import type { ClusterSettings } from '../manifest/settings.js';
 
 /**
@@ -20,6 +21,13 @@ const XADD_DEADLINE_MS = 250;
 
 /** How long a close waits for commands in flight before it drops the connection. */
 const CLOSE_GRACE_MS = 1000;
+
+/** What a link loads when it opens. */
+interface ClusterModules {
+  createClient: typeof import('redis').createClient;
+  createAdapter: typeof createAdapter;
+  rateLimiters: typeof RateLimiters;
+}
 
 /**
  * One node's connection to the cluster's Redis: the client behind socket.io's
@@ -43,9 +51,10 @@ export class ClusterLink {
   private constructor(
     settings: ClusterSettings,
     private readonly log: Logger,
+    private readonly modules: ClusterModules,
   ) {
     this.prefix = settings.prefix;
-    const client = createClient({
+    const client = modules.createClient({
       url: settings.url,
       disableOfflineQueue: true,
       socket: { reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, MAX_RETRY_MS), connectTimeout: 2000 },
@@ -144,11 +153,21 @@ export class ClusterLink {
     return Object.assign(Object.create(client) as object, overrides) as unknown as RedisClientType;
   }
 
-  /** Connects in the background: a node starts (and serves its own sockets) whether Redis answers or not. */
-  static open(settings: ClusterSettings, log: Logger): ClusterLink {
-    const link = new ClusterLink(settings, log);
+  /**
+   * Loads the Redis client, the adapter and the limiter library (about 700 modules and
+   * 5 MB of heap that a node without `cluster:` never loads), then connects in the
+   * background: a node starts (and serves its own sockets) whether Redis answers or not.
+   */
+  static async open(settings: ClusterSettings, log: Logger): Promise<ClusterLink> {
+    const [redis, adapter, rateLimiters] = await Promise.all([import('redis'), import('@socket.io/redis-streams-adapter'), import('rate-limiter-flexible')]);
+    const link = new ClusterLink(settings, log, { createClient: redis.createClient, createAdapter: adapter.createAdapter, rateLimiters });
     link.client.connect().catch(() => undefined);
     return link;
+  }
+
+  /** rate-limiter-flexible, loaded with the link (shared limits use it). */
+  get rateLimiters(): typeof RateLimiters {
+    return this.modules.rateLimiters;
   }
 
   /** Waits (up to `ms`) for the first connection; false when Redis did not answer in time. */
@@ -177,7 +196,7 @@ export class ClusterLink {
 
   /** socket.io's adapter for every namespace of this node, on this app's stream and channels. */
   adapter(): ReturnType<typeof createAdapter> {
-    return createAdapter(this.adapterClient(), {
+    return this.modules.createAdapter(this.adapterClient(), {
       streamName: this.key('stream'),
       channelPrefix: this.key('io'),
       sessionKeyPrefix: this.key('session:'),

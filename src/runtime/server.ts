@@ -15,7 +15,6 @@ import type { SocketState } from './socket-state.js';
 import { buildVersion, readVersion, type Version } from '../pipeline/build.js';
 import { ClusterLink } from '../cluster/link.js';
 import { Scheduler } from './schedules.js';
-import { watchPresence } from '../core/presence.js';
 import { saveSessionsAhead } from '../cluster/recovery.js';
 
 /** The namespace the playground listens on for route changes (kept apart from the app's events). */
@@ -100,7 +99,7 @@ export class SockeyServer {
     const resolved = { manifest: options.manifest ?? 'sockey.yaml', cwd: options.cwd ?? process.cwd(), env: options.env ?? process.env, plugins: options.plugins ?? [], worker: options.worker };
     const read = readVersion({ manifestPath: resolved.manifest, cwd: resolved.cwd, env: resolved.env });
     // Opened before compiling: shared limits compile against it. It connects in the background.
-    const link = read.settings.cluster ? ClusterLink.open(read.settings.cluster, log) : undefined;
+    const link = read.settings.cluster ? await ClusterLink.open(read.settings.cluster, log) : undefined;
     const buildOptions = { manifestPath: resolved.manifest, cwd: resolved.cwd, env: resolved.env, plugins: resolved.plugins, log, cluster: link };
     const s = read.settings.server;
     const port = options.port ?? envPort(resolved.env) ?? s.port;
@@ -164,7 +163,6 @@ export class SockeyServer {
       server.scheduler = new Scheduler(io, log, link);
       server.scheduler.update(table);
     }
-    watchPresence(io, log);
     // A killed node saves no sessions: with a cluster, they are saved ahead, so its clients recover on another node.
     if (link && settings.server.recovery) server.stopSaving = saveSessionsAhead(io, link, settings.server.recovery.maxDisconnectionMs);
     // Only the playground's own page connects here; with playground: false it refuses everyone.
