@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
+import type { Socket as ClientSocket } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { killAll, type Served } from './support/child.js';
-import { killRedises, privateRedis, startCluster, type PrivateRedis, type TestCluster } from './support/cluster.js';
+import { killRedises, privateRedis, startCluster, type PrivateRedis, type TestCluster, nodeClient, disconnectClients } from './support/cluster.js';
 import { eventually } from './support/flow.js';
 import { sleep } from './support/util.js';
 
@@ -24,10 +24,9 @@ const REACHABLE = 'redis is reachable again';
 
 let cluster: TestCluster | undefined;
 let redis: PrivateRedis | undefined;
-const sockets: ClientSocket[] = [];
 
 afterEach(async () => {
-  for (const s of sockets.splice(0)) s.disconnect();
+  disconnectClients();
   await cluster?.close();
   cluster = undefined;
   await redis?.stop();
@@ -36,15 +35,7 @@ afterEach(async () => {
   killRedises();
 });
 
-async function client(node: Served): Promise<ClientSocket> {
-  const s = connect(node.url, { transports: ['websocket'], forceNew: true, reconnection: false });
-  sockets.push(s);
-  await new Promise<void>((resolve, reject) => {
-    s.once('connect', () => resolve());
-    s.once('connect_error', reject);
-  });
-  return s;
-}
+const client = (node: Served) => nodeClient(node.url);
 
 /** What a listener socket received: the text of every `say` emit and when it arrived. */
 interface Heard {

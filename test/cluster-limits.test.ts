@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createClient } from 'redis';
-import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
+import type { Socket as ClientSocket } from 'socket.io-client';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClusterLink } from '../src/cluster/link.js';
 import { SharedWindows } from '../src/cluster/limits.js';
 import { freePort, killAll, serve, type Served } from './support/child.js';
-import { REDIS_URL, redisPrefix, startCluster, type TestCluster } from './support/cluster.js';
+import { REDIS_URL, redisPrefix, startCluster, type TestCluster, nodeClient, disconnectClients } from './support/cluster.js';
 import { eventually } from './support/flow.js';
 import { createTestDatabase } from './support/mysql.js';
 import { call, sleep, tempApp } from './support/util.js';
@@ -31,26 +31,17 @@ interface Answer {
 }
 
 let cluster: TestCluster | undefined;
-const sockets: ClientSocket[] = [];
 const cleanups: Array<() => Promise<unknown> | void> = [];
 
 afterEach(async () => {
-  for (const s of sockets.splice(0)) s.disconnect();
+  disconnectClients();
   await cluster?.close();
   cluster = undefined;
   for (const c of cleanups.splice(0).reverse()) await c();
   killAll();
 });
 
-async function client(url: string, auth?: Record<string, unknown>): Promise<ClientSocket> {
-  const s = connect(url, { transports: ['websocket'], forceNew: true, reconnection: false, auth });
-  sockets.push(s);
-  await new Promise<void>((resolve, reject) => {
-    s.once('connect', () => resolve());
-    s.once('connect_error', reject);
-  });
-  return s;
-}
+const client = (url: string, auth?: Record<string, unknown>) => nodeClient(url, auth);
 
 /** Registers `name` on the first url and signs in one socket per url (the others by the handshake; a url may repeat). */
 async function register(urls: string[], name: string): Promise<ClientSocket[]> {

@@ -1,31 +1,21 @@
-import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { killAll } from './support/child.js';
-import { startCluster, type TestCluster } from './support/cluster.js';
+import { startCluster, type TestCluster, nodeClient, disconnectClients } from './support/cluster.js';
 import { eventually, flush, ok, record } from './support/flow.js';
 import { call } from './support/util.js';
 import { PRESENCE_ROUTES, register } from './support/presence.js';
 
 /** SPEC §6 presence across three `sockey serve` processes on one Redis and one MariaDB database. */
 let cluster: TestCluster | undefined;
-const sockets: ClientSocket[] = [];
 
 afterEach(async () => {
-  for (const s of sockets.splice(0)) s.disconnect();
+  disconnectClients();
   await cluster?.close();
   cluster = undefined;
   killAll();
 });
 
-async function client(nodeIndex: number, auth?: Record<string, unknown>): Promise<ClientSocket> {
-  const s = connect(cluster!.nodes[nodeIndex]!.url, { transports: ['websocket'], forceNew: true, reconnection: false, auth });
-  sockets.push(s);
-  await new Promise<void>((resolve, reject) => {
-    s.once('connect', () => resolve());
-    s.once('connect_error', reject);
-  });
-  return s;
-}
+const client = (nodeIndex: number, auth?: Record<string, unknown>) => nodeClient(cluster!.nodes[nodeIndex]!.url, auth);
 
 const presence = (seen: Array<{ event: string; payload: unknown }>) =>
   seen.filter((e) => e.event.startsWith('presence.')).map((e) => `${e.event} ${(e.payload as { res: { user: { name: string } } }).res.user.name}`);

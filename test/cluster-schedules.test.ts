@@ -1,7 +1,6 @@
-import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { killAll } from './support/child.js';
-import { startCluster, type TestCluster } from './support/cluster.js';
+import { startCluster, type TestCluster, nodeClient, disconnectClients } from './support/cluster.js';
 import { collect, sleep } from './support/util.js';
 
 /** SPEC §6: a schedule runs once per tick for the whole cluster (three real `sockey serve` processes on one Redis). */
@@ -18,24 +17,15 @@ schedules:
 const FILES = { 'beat.mjs': 'export const beat = () => ({ pid: process.pid });\n' };
 
 let cluster: TestCluster | undefined;
-const sockets: ClientSocket[] = [];
 
 afterEach(async () => {
-  for (const s of sockets.splice(0)) s.disconnect();
+  disconnectClients();
   await cluster?.close();
   cluster = undefined;
   killAll();
 });
 
-async function client(url: string): Promise<ClientSocket> {
-  const s = connect(url, { transports: ['websocket'], forceNew: true, reconnection: false });
-  sockets.push(s);
-  await new Promise<void>((resolve, reject) => {
-    s.once('connect', () => resolve());
-    s.once('connect_error', reject);
-  });
-  return s;
-}
+const client = (url: string) => nodeClient(url);
 
 describe('cluster: schedules', () => {
   it('an every: 200ms schedule with emit: all fires once per tick for the cluster, not once per node', async () => {

@@ -1,7 +1,6 @@
-import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { killAll } from './support/child.js';
-import { startCluster, type TestCluster } from './support/cluster.js';
+import { startCluster, type TestCluster, nodeClient, disconnectClients } from './support/cluster.js';
 import { ok, record } from './support/flow.js';
 import { call } from './support/util.js';
 
@@ -36,24 +35,15 @@ routes:
 `;
 
 let cluster: TestCluster | undefined;
-const sockets: ClientSocket[] = [];
 
 afterEach(async () => {
-  for (const s of sockets.splice(0)) s.disconnect();
+  disconnectClients();
   await cluster?.close();
   cluster = undefined;
   killAll();
 });
 
-async function client(nodeIndex: number, auth?: Record<string, unknown>): Promise<ClientSocket> {
-  const s = connect(cluster!.nodes[nodeIndex]!.url, { transports: ['websocket'], forceNew: true, reconnection: false, auth });
-  sockets.push(s);
-  await new Promise<void>((resolve, reject) => {
-    s.once('connect', () => resolve());
-    s.once('connect_error', reject);
-  });
-  return s;
-}
+const client = (nodeIndex: number, auth?: Record<string, unknown>) => nodeClient(cluster!.nodes[nodeIndex]!.url, auth);
 
 /** Waits until `seen` holds an event named `marker` (sent after what is checked, from the same node: the stream keeps order). */
 async function until(seen: Array<{ event: string; payload: unknown }>, marker: (e: { event: string; payload: unknown }) => boolean, ms = 5000): Promise<void> {

@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { cli } from '../src/cli/index.js';
 import { flush, ok, record } from './support/flow.js';
-import { createTestDatabase } from './support/mysql.js';
-import { call, startServer, tempApp, type TestServer } from './support/util.js';
+import { call, signedUp, startOn, tempApp, type TestServer } from './support/util.js';
 
 /** SPEC §5: guards (named, inline SQL, hook) and expect. A board is a room its members may open. */
 const SCHEMA = {
@@ -70,35 +69,18 @@ const notFound = { ok: false, err: 'Not found.', res: false, code: 'NOT_FOUND' }
 
 describe.each(['sqlite', 'mysql'] as const)('guards and expect on %s', (driver) => {
   let t: TestServer | undefined;
-  let drop: (() => Promise<void>) | undefined;
   afterEach(async () => {
     await t?.close();
     t = undefined;
-    await drop?.();
-    drop = undefined;
   });
 
   async function start() {
-    let database = 'database: { file: ./db.sqlite, schema: [./schema.sql], migrate: true }';
-    if (driver === 'mysql') {
-      const db = await createTestDatabase();
-      drop = db.drop;
-      database = `database: { driver: mysql, url: "${db.url}", schema: [./schema.sql], migrate: true }`;
-    }
-    t = await startServer(`version: 1\n${database}\n${ROUTES}`, { 'schema.sql': SCHEMA[driver], 'guards.mjs': GUARDS });
-    return t;
-  }
-
-  async function signedIn(t: TestServer, name: string) {
-    const s = await t.client();
-    const r = await call(s, 'auth', { type: 'register', user: { name, email: `${name}@example.com`, password: 'pa55!word' } });
-    expect(r.ok).toBe(true);
-    return s;
+    return (t = await startOn(driver, ROUTES, { 'schema.sql': SCHEMA[driver], 'guards.mjs': GUARDS }));
   }
 
   it('a failing guard answers FORBIDDEN and nothing happens: no action, no join, no emit', async () => {
     const t = await start();
-    const [owner, stranger] = [await signedIn(t, 'owner'), await signedIn(t, 'stranger')];
+    const [owner, stranger] = [await signedUp(t, 'owner'), await signedUp(t, 'stranger')];
     expect((await call(owner, 'member.add', { board: 1 })).ok).toBe(true);
     expect(await call(owner, 'boards.open', { board: 1 })).toEqual(ok([]));
     const atOwner = record(owner);
@@ -115,7 +97,7 @@ describe.each(['sqlite', 'mysql'] as const)('guards and expect on %s', (driver) 
 
   it('expect: changed answers NOT_FOUND and emits nothing when no row changed; expect: row when none is found', async () => {
     const t = await start();
-    const owner = await signedIn(t, 'owner');
+    const owner = await signedUp(t, 'owner');
     await call(owner, 'member.add', { board: 1 });
     await call(owner, 'boards.open', { board: 1 });
     const added = await call(owner, 'cards.add', { board: 1, title: 'a card' });
@@ -145,8 +127,8 @@ describe.each(['sqlite', 'mysql'] as const)('guards and expect on %s', (driver) 
 
   it("a room joined through a guard is left when its user signs out or signs in as someone else, and kept on the same user's new login", async () => {
     const t = await start();
-    const owner = await signedIn(t, 'owner');
-    const member = await signedIn(t, 'member');
+    const owner = await signedUp(t, 'owner');
+    const member = await signedUp(t, 'member');
     await call(owner, 'member.add', { board: 1 });
     await call(owner, 'boards.open', { board: 1 });
     await call(member, 'member.add', { board: 1 });

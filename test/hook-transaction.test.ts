@@ -8,7 +8,7 @@ import { MysqlDriver } from '../src/db/mysql.js';
 import { SqliteDriver } from '../src/db/sqlite.js';
 import { eventually, ok } from './support/flow.js';
 import { createTestDatabase } from './support/mysql.js';
-import { call, next, startServer, tempApp, type TestServer } from './support/util.js';
+import { call, next, signedUp, startOn, tempApp, type TestServer } from './support/util.js';
 
 const SRC_INDEX = fileURLToPath(new URL('../src/index.ts', import.meta.url));
 
@@ -118,37 +118,19 @@ export function openGate(ctx: HookContext<{ name: string }>) {
 const whats = async (s: Awaited<ReturnType<TestServer['client']>>) => ((await call(s, 'log.list', {})).res as Array<{ what: string }>).map((r) => r.what);
 
 describe.each(['sqlite', 'mysql'] as const)('ctx.db.transaction on %s', (driver) => {
-  let t: TestServer | undefined;
-  let drop: (() => Promise<void>) | undefined;
-  let url: string | undefined;
+  let t: (TestServer & { dbUrl?: string }) | undefined;
   afterEach(async () => {
     await t?.close();
     t = undefined;
-    await drop?.();
-    drop = undefined;
   });
 
   async function start() {
-    let database = 'database: { file: ./db.sqlite, schema: [./schema.sql], migrate: true }';
-    if (driver === 'mysql') {
-      const db = await createTestDatabase();
-      drop = db.drop;
-      url = db.url;
-      database = `database: { driver: mysql, url: "${db.url}", pool: 4, schema: [./schema.sql], migrate: true }`;
-    }
-    t = await startServer(`version: 1\n${database}\n${ROUTES}`, { 'schema.sql': SCHEMA[driver], 'hooks.ts': HOOKS });
-    return t;
-  }
-
-  async function signedIn(t: TestServer, name: string) {
-    const s = await t.client();
-    expect((await call(s, 'auth', { type: 'register', user: { name, email: `${name}@example.com`, password: 'pa55!word' } })).ok).toBe(true);
-    return s;
+    return (t = await startOn(driver, ROUTES, { 'schema.sql': SCHEMA[driver], 'hooks.ts': HOOKS }, { pool: 4 }));
   }
 
   it('commits when the function resolves; its value is the reply; tx binds named params and :auth.name', async () => {
     const t = await start();
-    const ann = await signedIn(t, 'ann');
+    const ann = await signedUp(t, 'ann');
     await call(ann, 'accounts.open', { id: 1, balance: 100 });
     await call(ann, 'accounts.open', { id: 2, balance: 0 });
     expect(await call(ann, 'transfer', { from: 1, to: 2, amount: 30 })).toEqual(ok({ moved: 1, left: 70 }));
@@ -163,7 +145,7 @@ describe.each(['sqlite', 'mysql'] as const)('ctx.db.transaction on %s', (driver)
 
   it('a SockeyError thrown inside rolls back and reaches the client with its code', async () => {
     const t = await start();
-    const ann = await signedIn(t, 'ann');
+    const ann = await signedUp(t, 'ann');
     await call(ann, 'accounts.open', { id: 1, balance: 10 });
     await call(ann, 'accounts.open', { id: 2, balance: 0 });
     expect(await call(ann, 'transfer', { from: 1, to: 2, amount: 30 })).toEqual({ ok: false, err: 'Not enough money.', res: false, code: 'CONFLICT', details: { balance: -20 } });
@@ -198,7 +180,7 @@ describe.each(['sqlite', 'mysql'] as const)('ctx.db.transaction on %s', (driver)
     // Read through a connection of the test's own: it sees only committed rows.
     let seen: unknown[];
     if (driver === 'mysql') {
-      const conn = await mysql.createConnection(url!);
+      const conn = await mysql.createConnection(t!.dbUrl!);
       [seen] = (await conn.query('SELECT what FROM log ORDER BY id')) as unknown as [unknown[]];
       await conn.end();
     } else {

@@ -49,6 +49,23 @@ async function reconnect(s: ClientSocket): Promise<void> {
   await back;
 }
 
+/**
+ * While `alice` is away `bob` says "while away"; she reconnects and recovers: the same id,
+ * the missed message, still signed in, and "after" arrives too. `heard` lists what she got
+ * (`before` came earlier).
+ */
+async function expectRecovery(alice: ClientSocket, bob: ClientSocket, id: string, heard: () => string[], before: string[]): Promise<void> {
+  await call(bob, 'rooms.say', { room: 'x', text: 'while away' });
+  await bounded(reconnect(alice), "alice's reconnection");
+  expect(alice.recovered).toBe(true);
+  expect(alice.id).toBe(id);
+  await eventually(heard, (x) => x.length === before.length + 1, 'the missed message');
+  expect(await call(alice, 'whoami')).toEqual(ok({ name: 'alice' }));
+  await call(bob, 'rooms.say', { room: 'x', text: 'after' });
+  await eventually(heard, (x) => x.length === before.length + 2, 'a new message');
+  expect(heard()).toEqual([...before, 'while away', 'after']);
+}
+
 describe('connection-state recovery (one process)', () => {
   let t: TestServer | undefined;
   afterEach(async () => {
@@ -81,23 +98,7 @@ describe('connection-state recovery (one process)', () => {
       (has) => !has,
       'the server noticing the drop',
     );
-    await call(bob, 'rooms.say', { room: 'x', text: 'while away' });
-    await bounded(reconnect(alice), "alice's reconnection through the balancer");
-    expect(alice.recovered).toBe(true);
-    expect(alice.id).toBe(id);
-    await eventually(
-      () => texts(seen),
-      (x) => x.length === 2,
-      'the missed message',
-    );
-    expect(await call(alice, 'whoami')).toEqual(ok({ name: 'alice' }));
-    await call(bob, 'rooms.say', { room: 'x', text: 'after' });
-    await eventually(
-      () => texts(seen),
-      (x) => x.length === 3,
-      'a new message',
-    );
-    expect(texts(seen)).toEqual(['before', 'while away', 'after']);
+    await expectRecovery(alice, bob, id!, () => texts(seen), ['before']);
     // The disconnect announced her gone, the recovery back.
     await eventually(
       () => presence.filter((e) => e.event.startsWith('presence.')).map((e) => e.event),
@@ -228,23 +229,7 @@ describe('connection-state recovery across nodes', () => {
       await a.exited;
       expect(await bounded(gone, "alice's disconnect")).toBe('transport close');
       lb.pointAt(b.port);
-      await call(bob, 'rooms.say', { room: 'x', text: 'while away' });
-      await bounded(reconnect(alice), "alice's reconnection through the balancer");
-      expect(alice.recovered).toBe(true);
-      expect(alice.id).toBe(id);
-      await eventually(
-        () => later(seen),
-        (x) => x.length === 1,
-        'the missed message',
-      );
-      expect(await call(alice, 'whoami')).toEqual(ok({ name: 'alice' }));
-      await call(bob, 'rooms.say', { room: 'x', text: 'after' });
-      await eventually(
-        () => later(seen),
-        (x) => x.length === 2,
-        'a new message',
-      );
-      expect(later(seen)).toEqual(['while away', 'after']);
+      await expectRecovery(alice, bob, id!, () => later(seen), []);
     },
   );
 });

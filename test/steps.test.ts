@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { cli } from '../src/cli/index.js';
 import { flush, ok, record } from './support/flow.js';
-import { createTestDatabase } from './support/mysql.js';
-import { call, startServer, tempApp, type TestServer } from './support/util.js';
+import { call, signedUp, startOn, tempApp, type TestServer } from './support/util.js';
 
 /** SPEC §5 write flows: named steps of a sql list, :steps.<name>.<col>, {{steps.<name>}}, RETURNING, json:. */
 const SCHEMA = {
@@ -83,35 +82,18 @@ routes:
 
 describe.each(['sqlite', 'mysql'] as const)('named steps on %s', (driver) => {
   let t: TestServer | undefined;
-  let drop: (() => Promise<void>) | undefined;
   afterEach(async () => {
     await t?.close();
     t = undefined;
-    await drop?.();
-    drop = undefined;
   });
 
   async function start() {
-    let database = 'database: { file: ./db.sqlite, schema: [./schema.sql], migrate: true }';
-    if (driver === 'mysql') {
-      const db = await createTestDatabase();
-      drop = db.drop;
-      database = `database: { driver: mysql, url: "${db.url}", schema: [./schema.sql], migrate: true }`;
-    }
-    t = await startServer(`version: 1\n${database}\n${ROUTES}`, { 'schema.sql': SCHEMA[driver] });
-    return t;
-  }
-
-  async function signedIn(t: TestServer, name: string) {
-    const s = await t.client();
-    const r = await call(s, 'auth', { type: 'register', user: { name, email: `${name}@example.com`, password: 'pa55!word' } });
-    expect(r.ok).toBe(true);
-    return s;
+    return (t = await startOn(driver, ROUTES, { 'schema.sql': SCHEMA[driver] }));
   }
 
   it('INSERT ... RETURNING as a named step: the reply and the room emit are the inserted row; a later step binds its id', async () => {
     const t = await start();
-    const [owner, other] = [await signedIn(t, 'owner'), await signedIn(t, 'other')];
+    const [owner, other] = [await signedUp(t, 'owner'), await signedUp(t, 'other')];
     await call(owner, 'member.add', { board: 7 });
     await call(other, 'member.add', { board: 7 });
     const atOther = record(other);
@@ -124,7 +106,7 @@ describe.each(['sqlite', 'mysql'] as const)('named steps on %s', (driver) => {
 
   it('a guarded INSERT that inserts nothing stops the list (NOT_FOUND): no later step runs, nothing is emitted, no earlier row leaks', async () => {
     const t = await start();
-    const [owner, stranger] = [await signedIn(t, 'owner'), await signedIn(t, 'stranger')];
+    const [owner, stranger] = [await signedUp(t, 'owner'), await signedUp(t, 'stranger')];
     await call(owner, 'member.add', { board: 7 });
     // The owner's row is the last one inserted on the connection: the old INSERT-then-SELECT pattern would answer it.
     expect((await call(owner, 'cards.add', { board: 7, title: 'secret' })).ok).toBe(true);
@@ -137,7 +119,7 @@ describe.each(['sqlite', 'mysql'] as const)('named steps on %s', (driver) => {
 
   it('a write step binds insertId and affectedRows; templates read them', async () => {
     const t = await start();
-    const s = await signedIn(t, 'owner');
+    const s = await signedUp(t, 'owner');
     const r = await call(s, 'cards.addCounted', { board: 1, title: 'counted' });
     expect(r).toEqual(ok({ id: expect.any(Number), logged: 1, title: 'counted' }));
     expect(await call(s, 'cards.count')).toEqual(ok({ cards: 1, activity: 1 }));
@@ -145,7 +127,7 @@ describe.each(['sqlite', 'mysql'] as const)('named steps on %s', (driver) => {
 
   it('without reply the last step answers, shaped by the route result; an unnamed read step can sit in between', async () => {
     const t = await start();
-    const s = await signedIn(t, 'owner');
+    const s = await signedUp(t, 'owner');
     const r = await call(s, 'cards.addLast', { board: 1, title: 'last' });
     expect(r).toEqual(ok({ id: expect.any(Number), title: 'last' }));
     expect(await call(s, 'cards.count')).toEqual(ok({ cards: 1, activity: 1 }));
@@ -153,7 +135,7 @@ describe.each(['sqlite', 'mysql'] as const)('named steps on %s', (driver) => {
 
   it('a failing later step rolls back the earlier ones', async () => {
     const t = await start();
-    const s = await signedIn(t, 'owner');
+    const s = await signedUp(t, 'owner');
     const r = await call(s, 'cards.addBroken', { board: 1, title: 'broken' });
     expect(r).toMatchObject({ ok: false, code: 'DB_ERROR' });
     expect(await call(s, 'cards.count')).toEqual(ok({ cards: 0, activity: 0 }));

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
 import { randomBytes } from 'node:crypto';
 import { connect as tcpConnect } from 'node:net';
 import { createClient } from 'redis';
@@ -159,4 +160,22 @@ export async function privateRedis(): Promise<PrivateRedis> {
 export function killRedises(): void {
   for (const c of redises) c.kill('SIGKILL');
   redises.clear();
+}
+
+const clients: ClientSocket[] = [];
+
+/** A websocket client of a node's `url`, connected (rejects on connect_error); `disconnectClients()` ends them all. */
+export async function nodeClient(url: string, auth?: Record<string, unknown>): Promise<ClientSocket> {
+  const s = connect(url, { transports: ['websocket'], forceNew: true, reconnection: false, auth });
+  clients.push(s);
+  await new Promise<void>((resolve, reject) => {
+    s.once('connect', () => resolve());
+    s.once('connect_error', reject);
+  });
+  return s;
+}
+
+/** Disconnects every client `nodeClient` opened (for afterEach). */
+export function disconnectClients(): void {
+  for (const s of clients.splice(0)) s.disconnect();
 }

@@ -10,6 +10,7 @@ import type { ServerPlugin } from '../../src/pipeline/plugin.js';
 import { authPlugin } from '../../src/auth/plugin.js';
 import type { Clock } from '../../src/core/clock.js';
 import { SockeyServer } from '../../src/runtime/server.js';
+import { createTestDatabase } from './mysql.js';
 
 /** A temp folder with the given files (relative path -> content); removed by `cleanup()`. */
 export function tempApp(files: Record<string, string>): { dir: string; write(rel: string, text: string): string; cleanup(): void } {
@@ -132,4 +133,39 @@ export function manifestOf(routes: Record<string, string>, head = 'database: { d
   return `version: 1\n${head}\nroutes:\n${Object.entries(routes)
     .map(([event, body]) => `  ${event}: ${body}`)
     .join('\n')}\n`;
+}
+
+export type DriverName = 'sqlite' | 'mysql';
+
+/**
+ * A server of `body` (the manifest after `version` and `database`) on `driver`,
+ * with `files['schema.sql']` migrated: a SQLite file in the app's folder, or
+ * a MariaDB test database of its own (`dbUrl`), which `close()` drops.
+ */
+export async function startOn(driver: DriverName, body: string, files: Record<string, string>, options: { pool?: number } = {}): Promise<TestServer & { dbUrl?: string }> {
+  if (driver === 'sqlite') return startServer(`version: 1\ndatabase: { file: ./db.sqlite, schema: [./schema.sql], migrate: true }\n${body}`, files);
+  const db = await createTestDatabase();
+  const pool = options.pool === undefined ? '' : `pool: ${options.pool}, `;
+  try {
+    const t = await startServer(`version: 1\ndatabase: { driver: mysql, url: "${db.url}", ${pool}schema: [./schema.sql], migrate: true }\n${body}`, files);
+    return {
+      ...t,
+      dbUrl: db.url,
+      async close() {
+        await t.close();
+        await db.drop();
+      },
+    };
+  } catch (e) {
+    await db.drop();
+    throw e;
+  }
+}
+
+/** A new socket signed in as a newly registered `name` (password `pa55!word`). */
+export async function signedUp(t: Pick<TestServer, 'client'>, name: string): Promise<ClientSocket> {
+  const s = await t.client();
+  const r = await call(s, 'auth', { type: 'register', user: { name, email: `${name}@example.com`, password: 'pa55!word' } });
+  if (!r.ok) throw new Error(`register ${name}: ${JSON.stringify(r)}`);
+  return s;
 }
