@@ -112,15 +112,21 @@ async function crossNodeBack(heard: Heard[][], since: number, timeoutMs = 10_000
   return firsts.map((e) => e!.at - since);
 }
 
+/** A private Redis with two nodes on it; on each node a listening client and `callersPerNode` callers for `load`. */
+async function twoNodes(callersPerNode: number) {
+  redis = await privateRedis();
+  await redis.start();
+  cluster = await startCluster(2, ROUTES, {}, {}, { redisUrl: redis.url });
+  const nodes = cluster.nodes;
+  const heard = [listen(await client(nodes[0]!)), listen(await client(nodes[1]!))];
+  const callers: Array<{ socket: ClientSocket; tag: string }> = [];
+  for (const [n, node] of nodes.entries()) for (let c = 0; c < callersPerNode; c++) callers.push({ socket: await client(node), tag: `n${n}-c${c}` });
+  return { nodes, heard, callers, redis };
+}
+
 describe('cluster: Redis failures (issue 11)', () => {
   it('under load, Redis down for 5 s: no node dies, every call is answered, local delivery goes on, cross-node delivery is back within ~1 s; one log line each way', async () => {
-    redis = await privateRedis();
-    await redis.start();
-    cluster = await startCluster(2, ROUTES, {}, {}, { redisUrl: redis.url });
-    const nodes = cluster.nodes;
-    const heard = [listen(await client(nodes[0]!)), listen(await client(nodes[1]!))];
-    const callers: Array<{ socket: ClientSocket; tag: string }> = [];
-    for (const [n, node] of nodes.entries()) for (let c = 0; c < 3; c++) callers.push({ socket: await client(node), tag: `n${n}-c${c}` });
+    const { nodes, heard, callers, redis } = await twoNodes(3);
 
     // Before: cross-node delivery works.
     let running = load(callers);
@@ -280,13 +286,7 @@ describe('cluster: Redis failures (issue 11)', () => {
   }, 60_000);
 
   it('Redis hanging (SIGSTOP: connections open, nothing answered) for 3 s under load: calls answered, local delivery goes on, one log line each way', async () => {
-    redis = await privateRedis();
-    await redis.start();
-    cluster = await startCluster(2, ROUTES, {}, {}, { redisUrl: redis.url });
-    const nodes = cluster.nodes;
-    const heard = [listen(await client(nodes[0]!)), listen(await client(nodes[1]!))];
-    const callers: Array<{ socket: ClientSocket; tag: string }> = [];
-    for (const [n, node] of nodes.entries()) for (let c = 0; c < 2; c++) callers.push({ socket: await client(node), tag: `n${n}-c${c}` });
+    const { nodes, heard, callers, redis } = await twoNodes(2);
     const running = load(callers);
     await crossNodeBack(heard, Date.now(), 5000);
     redis.pause();
