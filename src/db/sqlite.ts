@@ -85,7 +85,6 @@ export class SqliteDriver implements Driver {
       return { rows, affectedRows: 0, insertId: null };
     }
     const info = s.run(...values);
-    // lastInsertRowid is the connection's last insert, anyone's: a statement that changed nothing inserted nothing.
     // lastInsertRowid is the connection's last insert, anyone's: only an INSERT that inserted a row has an id.
     return { affectedRows: info.changes, insertId: info.changes > 0 && inserts ? toId(info.lastInsertRowid) : null };
   }
@@ -234,7 +233,7 @@ export class SqliteDriver implements Driver {
 }
 
 function toId(id: number | bigint): number | string {
-  return typeof id === 'bigint' ? (id <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(id) : id.toString()) : id;
+  return typeof id === 'bigint' ? (id <= MAX_SAFE ? Number(id) : id.toString()) : id;
 }
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
