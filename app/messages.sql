@@ -5,6 +5,6 @@ CREATE TABLE IF NOT EXISTS messages (
   user_id INTEGER NOT NULL REFERENCES users (id),
   author TEXT NOT NULL,
   body TEXT NOT NULL,
-  created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
+  created_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP
 );
 CREATE INDEX IF NOT EXISTS messages_room_id ON messages (room, id);
