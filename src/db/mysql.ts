@@ -45,7 +45,7 @@ export class MysqlDriver implements Driver {
 
   run(text: string, values: SqlValue[]): Promise<QueryResult> {
     return new Promise((resolve, reject) => {
-      this.raw.execute(text, values, (err, result, fields) => (err ? reject(dbError(err)) : resolve(toResult(text, result, fields))));
+      this.raw.execute(text, values, (err, result, fields) => (err ? reject(dbError(err)) : resolve(toResult(result, fields))));
     });
   }
 
@@ -57,7 +57,7 @@ export class MysqlDriver implements Driver {
       const done: QueryResult[] = [];
       for (const step of steps) {
         const [result, fields] = await conn.execute(step.text, step.values(done));
-        const r = toResult(step.text, result, fields);
+        const r = toResult(result, fields);
         step.check?.(r);
         done.push(r);
       }
@@ -113,7 +113,7 @@ export class MysqlDriver implements Driver {
         if (ended !== null) return closed();
         try {
           const [result, fields] = await conn.execute(text, values);
-          return toResult(text, result, fields);
+          return toResult(result, fields);
         } catch (e) {
           throw dbError(e);
         }
@@ -126,8 +126,6 @@ export class MysqlDriver implements Driver {
   async exec(script: string): Promise<void> {
     // A connection of its own: only schema scripts may hold several statements.
     const conn = await mysql.createConnection({ uri: this.url, multipleStatements: true, ...MYSQL_TYPE_OPTIONS });
-    // A schema script may change a column's type: date columns are decided again.
-    dateColumns.clear();
     try {
       await conn.query(UTC_SESSION);
       await conn.query(script);
@@ -153,10 +151,10 @@ export class MysqlDriver implements Driver {
   }
 }
 
-function toResult(text: string, result: unknown, fields?: readonly mysql.FieldPacket[]): QueryResult {
+function toResult(result: unknown, fields?: readonly mysql.FieldPacket[]): QueryResult {
   if (Array.isArray(result)) {
     const rows = result as Record<string, unknown>[];
-    if (fields && rows.length) isoDates(text, rows, fields);
+    if (fields && rows.length) isoDates(rows, fields);
     return { rows, affectedRows: 0, insertId: null };
   }
   const header = result as mysql.ResultSetHeader;
@@ -165,21 +163,9 @@ function toResult(text: string, result: unknown, fields?: readonly mysql.FieldPa
 }
 
 /** DATETIME and TIMESTAMP columns' Dates as ISO 8601 strings: text, as on SQLite (hooks see strings on both). */
-/**
- * The date columns of a statement's results, decided once per SQL text: reading a field's
- * type and name decodes them from its packet each time, which cost a primary-key read
- * about a tenth of its CPU. Bounded: texts past the cap are decided per result.
- */
-const dateColumns = new Map<string, string[] | null>();
-const MAX_TEXTS = 5000;
-
-function isoDates(text: string, rows: Record<string, unknown>[], fields: readonly mysql.FieldPacket[]): void {
-  let names = dateColumns.get(text);
-  if (names === undefined) {
-    names = null;
-    for (const f of fields) if (DATE_TYPES.has(f.columnType ?? f.type ?? -1)) (names ??= []).push(f.name);
-    if (dateColumns.size < MAX_TEXTS) dateColumns.set(text, names);
-  }
+function isoDates(rows: Record<string, unknown>[], fields: readonly mysql.FieldPacket[]): void {
+  let names: string[] | undefined;
+  for (const f of fields) if (DATE_TYPES.has(f.columnType ?? f.type ?? -1)) (names ??= []).push(f.name);
   if (!names) return;
   for (const row of rows) {
     for (const name of names) {
