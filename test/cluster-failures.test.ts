@@ -256,6 +256,7 @@ describe('cluster: Redis failures (issue 11)', () => {
       for (const node of [cluster.nodes[0]!, late.nodes[0]!]) {
         const from = Date.now();
         const code = await node.stop(8000);
+        if (code !== 0) console.log(node.stderr());
         console.log(`[cluster-failures] SIGTERM with Redis down: exit ${code} after ${Date.now() - from} ms`);
         expect(code).toBe(0);
         expect(Date.now() - from).toBeLessThan(3000);

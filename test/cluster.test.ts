@@ -56,8 +56,7 @@ async function until(seen: Array<{ event: string; payload: unknown }>, marker: (
 
 const text = (e: { payload: unknown }) => ((e.payload as { res?: { text?: string } }).res ?? {}).text;
 
-// retry: 1 — a node's stream reader starts just after its listening line, so a cross-node emit right after start can be missed (open).
-describe('cluster: three processes on one Redis', { timeout: 60_000, retry: 1 }, () => {
+describe('cluster: three processes on one Redis', { timeout: 60_000 }, () => {
   it('all, broadcast, room and user emits reach sockets on every node exactly once; except: self leaves out only the caller', async () => {
     cluster = await startCluster(3, ROUTES);
     const [a, b, c] = [await client(0), await client(1), await client(2)];

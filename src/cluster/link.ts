@@ -47,6 +47,8 @@ export class ClusterLink {
   private upCount = 0;
   /** The adapter's readers (XREAD, SUBSCRIBE), closed with the link. */
   private readonly duplicates = new Set<RedisClientType>();
+  /** Their first connections: settled true when connected, false when it failed. */
+  private readonly readers: Promise<boolean>[] = [];
 
   private constructor(
     settings: ClusterSettings,
@@ -93,6 +95,7 @@ export class ClusterLink {
    *   queue would otherwise keep reconnecting, and the process alive, after SIGTERM).
    *   Their `connect()` never rejects: when the link closes before Redis ever
    *   answered, the adapter (which does not catch it) simply never starts them.
+   *   Their SUBSCRIBE, which the adapter does not await either, cannot reject unhandled.
    * - `publish`/`sPublish` (fetchSockets and serverSideEmit requests) and `set`
    *   (the session of a socket that leaves, with `server.recovery`) are sent by the
    *   adapter without awaiting them: a refusal while Redis is down must not become an
@@ -114,7 +117,21 @@ export class ClusterLink {
       const dup = client.duplicate({ ...overrides, disableOfflineQueue: false }) as RedisClientType;
       this.duplicates.add(dup);
       const connect = dup.connect.bind(dup);
-      dup.connect = (() => connect().catch(() => new Promise(() => undefined))) as typeof dup.connect;
+      dup.connect = (() => {
+        const connected = connect();
+        this.readers.push(connected.then(() => true, () => false));
+        return connected.catch(() => new Promise(() => undefined));
+      }) as typeof dup.connect;
+      // The adapter does not await SUBSCRIBE: a connection lost before Redis confirms
+      // it would be an unhandled rejection. node-redis subscribes again on reconnect.
+      for (const name of ['subscribe', 'sSubscribe'] as const) {
+        const subscribe = (dup[name] as (...args: unknown[]) => Promise<void>).bind(dup);
+        (dup as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => {
+          const confirmed = subscribe(...args);
+          confirmed.catch(() => undefined);
+          return confirmed;
+        };
+      }
       return dup;
     };
     const xAddNow = client.xAdd.bind(client);
@@ -183,6 +200,20 @@ export class ClusterLink {
       const timer = setTimeout(() => done(false), ms);
       this.client.on('ready', onReady);
     });
+  }
+
+  /**
+   * Waits (up to `ms`) until the adapter's readers are connected and have sent
+   * their first XREAD and SUBSCRIBE, so that a node that says it serves also
+   * hears the other nodes' emits from then on. Redis being down does not hold
+   * a start: a reader that cannot connect ends the wait.
+   */
+  async readersReady(ms = 2000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+    const connected = Promise.all(this.readers).then(() => new Promise<void>((resolve) => setImmediate(resolve)));
+    await Promise.race([connected, late]);
+    clearTimeout(timer);
   }
 
   get isUp(): boolean {

@@ -171,6 +171,8 @@ export class SockeyServer {
     http.on('request', (req, res) => {
       if (!res.headersSent && !(req.url ?? '').startsWith('/socket.io/')) handler(req, res);
     });
+    // Heard by the other nodes from the moment it says it serves.
+    await link?.readersReady();
     // A worker says it is ready; the primary prints the one "sockey listening on" line.
     log.info(
       `${options.worker ? 'ready, serving' : 'sockey listening on'} http://${host ?? '127.0.0.1'}:${server.port} (${table.routes.size} routes, ${db.description}, version ${table.version}${link ? `, cluster ${link.prefix}` : ''})`,
