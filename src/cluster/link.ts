@@ -119,7 +119,12 @@ export class ClusterLink {
       const connect = dup.connect.bind(dup);
       dup.connect = (() => {
         const connected = connect();
-        this.readers.push(connected.then(() => true, () => false));
+        this.readers.push(
+          connected.then(
+            () => true,
+            () => false,
+          ),
+        );
         return connected.catch(() => new Promise(() => undefined));
       }) as typeof dup.connect;
       // The adapter does not await SUBSCRIBE: a connection lost before Redis confirms
