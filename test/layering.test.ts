@@ -16,6 +16,7 @@ const FLOORS: Record<string, number> = {
   directives: 3,
   compile: 4,
   pipeline: 5,
+  live: 6,
   runtime: 6,
   auth: 7,
   reload: 7,

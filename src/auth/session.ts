@@ -220,6 +220,9 @@ function releaseSignedIn(socket: Socket, state: CallState): void {
 function leaveSignedInRooms(socket: Socket, state: CallState): void {
   for (const room of state.signedInRooms) void socket.leave(room);
   state.signedInRooms.clear();
+  const ends = [...state.signedInEnds];
+  state.signedInEnds.clear();
+  for (const end of ends) end();
 }
 
 /** The key row of a presented `{ name, token }`, or undefined when it does not match. */

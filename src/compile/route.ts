@@ -46,6 +46,7 @@ export function compileRoute(event: string, raw: RawRoute, base: RouteBase, fing
     rateLimit: draft.rateLimit,
     guard: draft.guard,
     timers: draft.timers,
+    live: draft.live,
     summary: {
       event,
       builtin: base.builtin,
@@ -59,6 +60,7 @@ export function compileRoute(event: string, raw: RawRoute, base: RouteBase, fing
       guard: draft.guardSummary,
       expect: raw.expect,
       presence: draft.presenceSummary,
+      live: draft.live?.describe,
       description: raw.description,
     },
     fingerprint,

@@ -17,10 +17,11 @@ import { isUnder } from './refused.js';
 import { compileRoute } from './route.js';
 import type { SchedulePlan } from '../core/schedule.js';
 import { compileSchedules } from './schedules.js';
+import { sqlTablesFor } from '../db/sql-tables.js';
 export { RESERVED_EVENTS, type BuiltinRoutes } from './entries.js';
 
 /** The built-in routes for a manifest's settings (pipeline/plugin.ts gathers them from the plugins). */
-export type BuiltinProvider = (settings: Settings, driver: Driver | undefined) => BuiltinRoutes[];
+export type BuiltinProvider = (settings: Settings, driver: Driver | undefined, routes: RawManifest['routes']) => BuiltinRoutes[];
 
 export interface CompileOptions {
   /** The open database; absent when only validating. */
@@ -106,7 +107,7 @@ export async function compileSource(source: ManifestSource, options: CompileOpti
   }
   const settings = options.settings ?? resolveSettings(source.data as RawManifest, source.dir, options.env ?? process.env, sink, options.strictEnv ?? true);
   const files = new Set<string>([source.absPath, ...settings.database.schema]);
-  const builtins = options.builtins?.(settings, options.driver) ?? [];
+  const builtins = options.builtins?.(settings, options.driver, (source.data as RawManifest).routes) ?? [];
   const refusedPaths: ManifestPath[] = [];
   const entries = routeEntries(source, builtins, refusedIn, sink, files, refusedPaths);
 
@@ -115,7 +116,9 @@ export async function compileSource(source: ManifestSource, options: CompileOpti
   const plan = await planRoutes(entries, loader, fingerprints, options.previous);
   for (const f of plan.hookFiles) files.add(f);
 
-  const base = { sink, settings, dialect: settings.database.driver, db: options.driver, hooks: plan.hooks, query: createHookQuery(options.driver), cluster: options.cluster };
+  // The SQL parser is loaded only for an app with live routes.
+  const sqlTables = entries.some((e) => e.raw.live !== undefined && e.raw.live !== false) ? sqlTablesFor(settings.database.driver) : undefined;
+  const base = { sink, settings, dialect: settings.database.driver, db: options.driver, hooks: plan.hooks, query: createHookQuery(options.driver), cluster: options.cluster, sqlTables };
   const routes = new Map<string, Route>();
   const statements: LocatedStatement[] = [];
   for (const { entry, fingerprint, reuse } of plan.routes) {

@@ -13,6 +13,7 @@ export const ERROR_CODES = {
   UNKNOWN_EVENT: { message: 'Unknown event.' },
   BAD_REQUEST: { message: 'Bad request.' },
   CONFLICT: { message: 'Already exists.' },
+  LIVE_ENDED: { message: 'Live query ended.' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

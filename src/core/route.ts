@@ -43,6 +43,8 @@ export interface CallState {
   readonly address: string;
   /** Rooms joined by calls made as a signed-in user: left when that user signs out, like their timers stop. */
   readonly signedInRooms: Set<string>;
+  /** What else ends when that user signs out (their live subscriptions): run once, then cleared. */
+  readonly signedInEnds: Set<() => void>;
 }
 
 /** Produces the reply value (`res`) of a message. */
@@ -78,6 +80,42 @@ export interface RateLimiter {
   take(call: Pick<Call, 'state' | 'auth'>, now: number): number | Promise<number>;
 }
 
+/** `table.column = value` of a live read: `value` is the keyOf form of what a call binds there. */
+export interface LiveKey {
+  readonly table: string;
+  readonly column: string;
+  readonly value: (call: Pick<Call, 'params' | 'auth'>) => string;
+}
+
+/** What a live read (or its guard) depends on: the tables it reads, and its key filters. */
+export interface LiveReads {
+  readonly tables: readonly string[];
+  readonly keys: readonly LiveKey[];
+}
+
+/** `live:` compiled: which writes re-run the route for which subscribers. */
+export interface LivePlan {
+  readonly query: LiveReads;
+  /** The guard's reads: a write to them re-checks the guard of the subscribers it may concern. */
+  readonly guard?: LiveReads;
+  /** The result depends on who asks (the SQL or reply reads auth): subscribers are grouped per user too. */
+  readonly byUser: boolean;
+  /** `poll:`: also re-run every subscription this often (writes made outside sockey). */
+  readonly pollMs?: number;
+  /** `diff:`: push changed rows keyed by this column instead of the whole result. */
+  readonly diff?: string;
+  /** What `sockey routes` shows. */
+  readonly describe: string;
+}
+
+/** What the dispatcher tells the live queries of a call of a `live:` route. */
+export interface LiveHooks {
+  /** Before the read runs. */
+  begin(call: Call): void;
+  /** After the caller got `res`. */
+  answered(call: Call, res: unknown): void;
+}
+
 /** A route compiled once: everything a message needs, as closures. */
 export interface Route {
   readonly event: string;
@@ -100,6 +138,8 @@ export interface Route {
   /** `guard:` checked after the params, before anything else; false answers FORBIDDEN. */
   readonly guard?: (call: Call) => boolean | Promise<boolean>;
   readonly timers: readonly TimerPlan[];
+  /** `live:`: a call subscribes the caller to the result (SPEC §7). */
+  readonly live?: LivePlan;
   /** What `sockey routes` prints. */
   readonly summary: RouteSummary;
   /** The route's manifest source (and of files it uses), to tell what a reload changed. */

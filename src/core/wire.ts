@@ -40,6 +40,8 @@ export interface RouteSummary {
   expect?: string;
   /** Rooms the route joins with presence (`join: { room, presence: true }`). */
   presence?: string[];
+  /** `live on cards by cards.board_id`: the route is live, and which writes re-run it. */
+  live?: string;
   description?: string;
 }
 

@@ -27,20 +27,10 @@ export function rewriteNamedParams(sql: string, dialect: Dialect): RewrittenSql 
   while (i < n) {
     const c = sql[i]!;
     const next = sql[i + 1];
-    if (c === "'" || c === '"' || c === '`') {
-      const end = skipQuoted(sql, i, c, dialect);
-      out += sql.slice(i, end);
-      i = end;
-    } else if ((c === '-' && next === '-') || (c === '#' && dialect === 'mysql')) {
-      const end = sql.indexOf('\n', i);
-      const stop = end === -1 ? n : end;
-      out += sql.slice(i, stop);
-      i = stop;
-    } else if (c === '/' && next === '*') {
-      const end = sql.indexOf('*/', i + 2);
-      const stop = end === -1 ? n : end + 2;
-      out += sql.slice(i, stop);
-      i = stop;
+    const skip = skipNonCode(sql, i, dialect);
+    if (skip !== -1) {
+      out += sql.slice(i, skip);
+      i = skip;
     } else if (c === ':' && next === ':') {
       // A `::` cast is not a parameter.
       out += '::';
@@ -57,6 +47,42 @@ export function rewriteNamedParams(sql: string, dialect: Dialect): RewrittenSql 
     }
   }
   return { text: out, params };
+}
+
+/**
+ * `?` placeholders numbered as `:__p0`, `:__p1`, ... (in order), so that a SQL
+ * parser's tree says which value binds where (db/sql-tables.ts).
+ */
+export function numberPlaceholders(text: string, dialect: Dialect): string {
+  let out = '';
+  let k = 0;
+  for (let i = 0; i < text.length;) {
+    const skip = skipNonCode(text, i, dialect);
+    if (skip !== -1) {
+      out += text.slice(i, skip);
+      i = skip;
+    } else {
+      out += text[i] === '?' ? `:__p${k++}` : text[i];
+      i++;
+    }
+  }
+  return out;
+}
+
+/** The end of a quoted string or a comment starting at `i`, or -1 when none starts there. */
+function skipNonCode(sql: string, i: number, dialect: Dialect): number {
+  const c = sql[i]!;
+  const next = sql[i + 1];
+  if (c === "'" || c === '"' || c === '`') return skipQuoted(sql, i, c, dialect);
+  if ((c === '-' && next === '-') || (c === '#' && dialect === 'mysql')) {
+    const end = sql.indexOf('\n', i);
+    return end === -1 ? sql.length : end;
+  }
+  if (c === '/' && next === '*') {
+    const end = sql.indexOf('*/', i + 2);
+    return end === -1 ? sql.length : end + 2;
+  }
+  return -1;
 }
 
 /** Index just past the closing quote (doubled quotes escape; MySQL also takes backslashes). */

@@ -4,7 +4,7 @@ import type { RawAction } from '../manifest/types.js';
 import type { DirectiveContext } from './context.js';
 import type { Directive } from './directive.js';
 import { compileHook } from './hook.js';
-import { compileSql } from './sql.js';
+import { compileSql, type BoundStatement } from './sql.js';
 import { compileReply, compileRoomTemplate } from './template.js';
 import { presenceList } from '../core/presence.js';
 
@@ -12,6 +12,8 @@ export interface CompiledAction {
   action: Action;
   kind: string;
   statements: Array<{ text: string; path: ManifestPath }>;
+  /** The sql when it is one statement. */
+  single?: BoundStatement;
 }
 
 /**
@@ -34,10 +36,12 @@ export function compileAction(raw: RawAction & { presence?: string }, ctx: Direc
   let base: Action | undefined;
   let kind = 'reply';
   let statements: CompiledAction['statements'] = [];
+  let single: BoundStatement | undefined;
   if (has.sql) {
     const sql = compileSql(raw.sql!, { result: raw.result, expect: raw.expect, json: raw.json }, ctx);
     base = sql.run;
     statements = sql.statements;
+    single = sql.single;
     ctx.stepNames = sql.stepNames;
     kind = Array.isArray(raw.sql) ? `sql (${raw.sql.length} statements, one transaction)` : 'sql';
   } else if (has.presence) {
@@ -50,7 +54,7 @@ export function compileAction(raw: RawAction & { presence?: string }, ctx: Direc
     base = compileHook(spec, typeof spec === 'string' ? ctx.hooks.get(spec) : undefined, ctx.query, ctx);
     kind = typeof spec === 'string' ? `hook ${spec}` : `hook (built-in ${spec.builtin})`;
   }
-  if (!has.reply) return { action: base ?? (() => null), kind, statements };
+  if (!has.reply) return { action: base ?? (() => null), kind, statements, single };
 
   const reply = compileReply(raw.reply, ctx, [...ctx.at, 'reply']);
   if (!base) return { action: (call) => reply(call, undefined), kind, statements };
@@ -62,6 +66,7 @@ export function compileAction(raw: RawAction & { presence?: string }, ctx: Direc
     },
     kind: `${kind} + reply`,
     statements,
+    single,
   };
 }
 
@@ -69,7 +74,8 @@ export function compileAction(raw: RawAction & { presence?: string }, ctx: Direc
 export const actionDirective: Directive = {
   keys: ['sql', 'hook', 'reply', 'result', 'expect', 'json', 'presence'],
   compile(raw, ctx, draft) {
-    const { action, kind, statements } = compileAction(raw, ctx);
+    const { action, kind, statements, single } = compileAction(raw, ctx);
+    draft.read = single;
     draft.action = action;
     draft.kind = kind;
     draft.statements = statements;

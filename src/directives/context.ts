@@ -6,6 +6,7 @@ import type { Settings } from '../manifest/settings.js';
 import type { AuthMode } from '../core/route.js';
 import type { SharedQuery } from './hook-context.js';
 import type { ClusterLink } from '../cluster/link.js';
+import type { SqlTables } from '../db/sql-tables.js';
 
 /** A hook module's export, loaded before compiling (compile/hook-loader.ts), or why it could not be. */
 export interface LoadedHook {
@@ -38,6 +39,8 @@ export interface DirectiveContext {
   cluster?: ClusterLink;
   /** Set when compiling a top-level schedule: no socket and no user; templates may read `tick` and `now`. */
   schedule?: boolean;
+  /** Reads SQL for the tables it uses: loaded by the compile when a route is live. */
+  sqlTables?: SqlTables;
   /** Step names of the action's sql list (`as:`), set by the action for the templates compiled after it. */
   stepNames?: readonly string[];
 }

@@ -1,4 +1,5 @@
-import type { Action, AuthMode, Call, EmitPlan, RateLimiter, Template, TimerPlan } from '../core/route.js';
+import type { Action, AuthMode, Call, EmitPlan, LivePlan, RateLimiter, Template, TimerPlan } from '../core/route.js';
+import type { BoundStatement } from './sql.js';
 import type { ManifestPath } from '../manifest/diagnostics.js';
 import type { RawRoute } from '../manifest/types.js';
 import type { DirectiveContext } from './context.js';
@@ -26,6 +27,11 @@ export interface RouteDraft {
   presenceSummary?: string[];
   /** What `sockey routes` shows of the guard. */
   guardSummary?: string;
+  /** The action's statement when it is one (live queries analyse it). */
+  read?: BoundStatement;
+  /** The guard's statement when it is SQL. */
+  guardRead?: BoundStatement;
+  live?: LivePlan;
 }
 
 /**

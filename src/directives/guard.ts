@@ -21,6 +21,7 @@ export const guardDirective: Directive = {
     if (g.sql !== undefined) {
       const sql = compileSql(g.sql, { result: 'rows' }, { ...ctx, at }, at);
       draft.statements.push(...sql.statements);
+      draft.guardRead = sql.single;
       draft.guard = (call) => {
         const rows = sql.run(call);
         return rows instanceof Promise ? rows.then(passes) : passes(rows);

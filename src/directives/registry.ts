@@ -3,6 +3,7 @@ import { authDirective } from './auth.js';
 import type { Directive } from './directive.js';
 import { emitDirective } from './emit.js';
 import { guardDirective } from './guard.js';
+import { liveDirective } from './live.js';
 import { paramsDirective } from './params.js';
 import { rateLimitDirective } from './rate-limit.js';
 import { roomsDirective } from './rooms.js';
@@ -11,7 +12,7 @@ import { timersDirective } from './timers.js';
 /**
  * Every route key's directive, in the order they compile: auth and params
  * first (the others check names against them), the guard, then the action, where its
- * result goes, rooms, timers and limits. `description` is the only key no
+ * result goes, whether it is live (which reads the action, guard and emit), rooms, timers and limits. `description` is the only key no
  * directive owns (it compiles to nothing).
  */
-export const DIRECTIVES: readonly Directive[] = [authDirective, paramsDirective, guardDirective, actionDirective, emitDirective, roomsDirective, timersDirective, rateLimitDirective];
+export const DIRECTIVES: readonly Directive[] = [authDirective, paramsDirective, guardDirective, actionDirective, emitDirective, liveDirective, roomsDirective, timersDirective, rateLimitDirective];

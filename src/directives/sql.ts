@@ -28,6 +28,15 @@ export interface SqlAction {
   statements: Array<{ text: string; path: ManifestPath }>;
   /** Names given with `as:`, in order: templates may read `{{steps.<name>}}`. */
   stepNames: readonly string[];
+  /** A single statement: its text and the values a call binds (live queries key on them). */
+  single?: BoundStatement;
+}
+
+export interface BoundStatement {
+  text: string;
+  /** Which param each placeholder binds, in order (`board`, `auth.id`, `steps.x.y`). */
+  names: readonly string[];
+  values(call: Call): SqlValue[];
 }
 
 /** `expect:` on a statement's result: at least one row (`row`, `rows`) or a changed row (`changed`). */
@@ -50,6 +59,7 @@ const NO_STEPS: readonly QueryResult[] = [];
 export function compileSql(sql: string | ReadonlyArray<string | RawSqlStep>, options: SqlOptions, ctx: DirectiveContext, at: ManifestPath = [...ctx.at, 'sql']): SqlAction {
   const list = typeof sql === 'string' ? [sql] : sql;
   const names: string[] = [];
+  let placeholderNames: readonly string[] = [];
   const statements = list.map((item, i) => {
     const step: RawSqlStep = typeof item === 'string' ? { sql: item } : item;
     const path = typeof sql === 'string' ? [...at] : typeof item === 'string' ? [...at, i] : [...at, i, 'sql'];
@@ -58,6 +68,7 @@ export function compileSql(sql: string | ReadonlyArray<string | RawSqlStep>, opt
     const result = step.result ?? (last ? options.result : undefined);
     const expect = step.expect ?? (last ? options.expect : undefined);
     const compiled = compileStatement(step.sql, ctx, path, names);
+    if (typeof sql === 'string') placeholderNames = compiled.names;
     if (step.as !== undefined) {
       if (names.includes(step.as)) ctx.sink.error('STEP', [...at, i, 'as'], `two steps are named "${step.as}"`);
       names.push(step.as);
@@ -75,11 +86,12 @@ export function compileSql(sql: string | ReadonlyArray<string | RawSqlStep>, opt
       stepNames: names,
     };
   if (typeof sql === 'string') {
-    const [{ text, extract, shape, check }] = statements as [CompiledStatement];
+    const { text, extract, shape, check } = statements[0]! as CompiledStatement;
     const firstRow = (options.result === 'row' || options.result === 'value') && !check;
     return {
       statements: located,
       stepNames: names,
+      single: { text, names: placeholderNames, values: (call) => extract.map((x) => x(call, NO_STEPS)) },
       run(call) {
         const values = new Array<SqlValue>(extract.length);
         for (let i = 0; i < extract.length; i++) values[i] = extract[i]!(call, NO_STEPS);
@@ -124,14 +136,14 @@ function expectation(expect: Expectation): (r: QueryResult) => void {
   };
 }
 
-function compileStatement(sql: string, ctx: DirectiveContext, path: ManifestPath, steps: readonly string[]): Omit<CompiledStatement, 'shape'> {
+function compileStatement(sql: string, ctx: DirectiveContext, path: ManifestPath, steps: readonly string[]): Omit<CompiledStatement, 'shape'> & { names: string[] } {
   const brace = sql.indexOf('{{');
   if (brace !== -1) {
     ctx.sink.error('SQL_TEMPLATE', path, 'sql must not contain "{{": values reach SQL only as :name parameters', { offset: ctx.sink.offsetOf(path, '{{') });
   }
   const { text, params } = rewriteNamedParams(sql, ctx.dialect);
   const extract = params.map((p) => extractor(p.name, ctx, path, steps));
-  return { text, extract, path };
+  return { text, extract, path, names: params.map((p) => p.name) };
 }
 
 function extractor(name: string, ctx: DirectiveContext, path: ManifestPath, steps: readonly string[]): Extract {

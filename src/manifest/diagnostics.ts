@@ -21,6 +21,7 @@ export const DIAGNOSTIC_CODES = {
   GUARD: 'a guard: that names no guard under guards:, or an expect: without sql',
   STEP: 'a :steps.x or {{steps.x}} that names no earlier step (as:), or two steps with one name',
   SCHEDULE: 'a schedule without exactly one of every/cron, a cron pattern or timezone that does not parse, or an emit a schedule cannot have',
+  LIVE: 'live: on a route that is not one SQL read, or a read whose tables or key cannot be told',
   ENV: 'an {{env.X}} that is not set',
   DB: 'the database rejects a statement or cannot be reached',
 } as const;

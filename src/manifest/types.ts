@@ -76,6 +76,19 @@ export interface RawRoute extends RawAction {
   timers?: RawTimer[];
   /** A `guards:` name, inline SQL, or a hook; after compile/entries.ts, always resolved (`RawGuard`). */
   guard?: string | RawGuard;
+  /** Calling the route subscribes the caller to its result (SPEC §7). */
+  live?: boolean | RawLive;
+}
+
+export interface RawLive {
+  /** The param the read is keyed by (checked: it must be compared with = to a column). */
+  key?: string;
+  /** Also re-run every subscription this often, for writes made outside sockey. */
+  poll?: Duration;
+  /** Push the changed rows, keyed by this column, instead of the whole result. */
+  diff?: string;
+  /** The tables the read depends on, where its SQL cannot tell (replaces what sockey found). */
+  tables?: string[];
 }
 
 /** A room to join: a template, or `{ room, presence }`. */

@@ -6,6 +6,7 @@ import { compileSource, readSettings, type RouteTable } from '../compile/table.j
 import type { Driver } from '../db/driver.js';
 import { migrate } from '../db/migrate.js';
 import { openDatabase } from '../db/open.js';
+import { TrackingDriver } from '../db/tracking.js';
 import { hasErrors, ManifestError, type Diagnostic } from '../manifest/diagnostics.js';
 import { DiagnosticSink, loadManifest, type ManifestSource } from '../manifest/load.js';
 import type { DatabaseSettings, Settings } from '../manifest/settings.js';
@@ -54,7 +55,8 @@ export function readVersion(o: Pick<BuildOptions, 'manifestPath' | 'cwd' | 'env'
 export async function buildVersion(o: BuildOptions, read: ReadVersion = readVersion(o)): Promise<Version & { dbChanged: boolean; warnings: Diagnostic[] }> {
   const { source, settings } = read;
   const previous = o.previous && sameDatabase(o.previous.table.settings.database, settings.database) ? o.previous : undefined;
-  const db = previous ? previous.db : openDatabase(settings.database);
+  // Tracking: with live routes, it tells them what every commit wrote (src/live/).
+  const db = previous ? previous.db : new TrackingDriver(openDatabase(settings.database));
   try {
     const builtin = builtinSchemaFiles(o.plugins, db.dialect, settings);
     const own = settings.database.migrate ? settings.database.schema : [];

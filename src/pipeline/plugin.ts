@@ -5,6 +5,8 @@ import type { AuthUser, Call, CallState } from '../core/route.js';
 import type { BuiltinProvider, BuiltinRoutes, RouteTable } from '../compile/table.js';
 import type { Driver } from '../db/driver.js';
 import type { Settings } from '../manifest/settings.js';
+import type { RawManifest } from '../manifest/types.js';
+import type { LiveHooks } from '../core/route.js';
 
 /** Who sends a message, and the payload without the credentials it carried (if any). */
 export interface Identity {
@@ -36,13 +38,19 @@ export interface ServerContext {
  */
 export interface ServerPlugin {
   /** Built-in routes, compiled with the manifest's (`sockey routes` lists them as built-in); none when off. */
-  builtins?: (settings: Settings, driver: Driver | undefined) => BuiltinRoutes | undefined;
+  builtins?: (settings: Settings, driver: Driver | undefined, routes: RawManifest['routes']) => BuiltinRoutes | undefined;
   /** Who sends a message. Plugins are asked in order; the first that finds a user wins. */
   identify?: (call: Call, payload: unknown, server: ServerContext) => Identity | Promise<Identity>;
   /** Runs once per connection (handshake authentication), for every plugin in order. */
   onConnection?: (socket: Socket, state: CallState, server: ServerContext) => void | Promise<void>;
   /** Runs once when the server is up, before the first connection (the auth module joins the cluster's session channel). */
   onStart?: (server: ServerContext) => void;
+  /** After a reload swapped a new version in (the table, maybe a new database). */
+  onSwap?: (server: ServerContext) => void;
+  /** When the server closes. */
+  onClose?: () => void;
+  /** Calls of `live:` routes: the live queries module subscribes their callers. */
+  live?: LiveHooks;
   /** Built-in schema files for a driver (applied when they change: they are idempotent). */
   schemaFiles?: (dialect: Driver['dialect'], table: { authEnabled: boolean }) => string[];
 }
@@ -51,7 +59,7 @@ export interface ServerPlugin {
 export function builtinRoutes(plugins: readonly ServerPlugin[]): BuiltinProvider | undefined {
   const providers = plugins.map((p) => p.builtins).filter((b): b is NonNullable<ServerPlugin['builtins']> => Boolean(b));
   if (providers.length === 0) return undefined;
-  return (settings, driver) => providers.flatMap((provide) => provide(settings, driver) ?? []);
+  return (settings, driver, routes) => providers.flatMap((provide) => provide(settings, driver, routes) ?? []);
 }
 
 /** The built-in tables of all plugins for a database (sql/<driver>/*.sql). */

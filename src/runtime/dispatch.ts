@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Server, Socket } from 'socket.io';
 import type { RouteTable } from '../compile/table.js';
-import type { Call, Route } from '../core/route.js';
+import type { Call, LiveHooks, Route } from '../core/route.js';
 import type { Clock } from '../core/clock.js';
 import type { Identify, Identity } from '../pipeline/plugin.js';
 import { clientAddress } from './client-address.js';
@@ -24,6 +24,8 @@ export interface DispatchTarget {
   clock: Clock;
   /** Runs once per connection (handshake authentication). */
   onConnection?: (socket: Socket, state: SocketState) => void | Promise<void>;
+  /** Told of calls of live routes (the live queries plugin). */
+  live?: LiveHooks;
 }
 
 const EMPTY: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
@@ -149,6 +151,7 @@ function allowed(target: DispatchTarget, call: Call, route: Route, pass: boolean
 
 function run(target: DispatchTarget, call: Call, route: Route, ack: Ack | undefined): void | Promise<void> {
   for (const check of route.roomChecks) check(call);
+  if (route.live) target.live?.begin(call);
   const res = route.action(call);
   if (res instanceof Promise) return res.then((r: unknown) => acted(target, call, route, r, ack));
   return acted(target, call, route, res, ack);
@@ -174,6 +177,7 @@ function joinAndLeave(call: Call, route: Route, res: unknown, from = 0): Promise
 
 function answered(target: DispatchTarget, call: Call, route: Route, res: unknown, ack: Ack | undefined): void {
   reply(call, route, res, ack);
+  if (route.live) target.live?.answered(call, res);
   // A reload during the action may have removed or changed the route: its timers must not start.
   if (route.timers.length && target.table.routes.get(call.event) === route) startRouteTimers(call, route);
 }

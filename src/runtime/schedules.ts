@@ -40,6 +40,7 @@ export class Scheduler {
     ready: undefined,
     address: '',
     signedInRooms: new Set(),
+    signedInEnds: new Set(),
   };
 
   constructor(

@@ -90,6 +90,7 @@ export class SockeyServer {
     this.db = next.db;
     this.schema = next.schema;
     this.scheduler?.update(next.table);
+    for (const p of this.options.plugins) p.onSwap?.(this);
     // Open playgrounds show the new routes without a refresh.
     if (next.table.settings.server.playground) this.io.of(PLAYGROUND_NAMESPACE).emit('routes', playgroundInfo(next.table));
   }
@@ -151,6 +152,7 @@ export class SockeyServer {
     options.worker?.attach(io);
     for (const p of resolved.plugins) p.onStart?.(server);
     target.identify = chainIdentify(resolved.plugins, server);
+    target.live = resolved.plugins.find((p) => p.live)?.live;
     const connectionHooks = resolved.plugins.filter((p) => p.onConnection);
     if (connectionHooks.length) {
       target.onConnection = async (socket, state) => {
@@ -186,6 +188,7 @@ export class SockeyServer {
     this.closed = true;
     this.scheduler?.stop();
     this.stopSaving?.();
+    for (const p of this.options.plugins) p.onClose?.();
     for (const state of this.states.values()) state.dispose();
     await new Promise<void>((resolve) => void this.io.close(() => resolve()));
     await this.cluster?.close();

@@ -14,6 +14,7 @@ export class SocketState implements CallState {
   ready: Promise<void> | undefined = undefined;
   /** Rooms joined by calls made as a signed-in user: left when that user signs out. */
   readonly signedInRooms = new Set<string>();
+  readonly signedInEnds = new Set<() => void>();
 
   /** @param address the client's address, resolved once at connection (client-address.ts). */
   constructor(readonly address = '') {}
@@ -22,6 +23,7 @@ export class SocketState implements CallState {
     this.timers.clearAll();
     this.windows.clear();
     this.signedInRooms.clear();
+    this.signedInEnds.clear();
     this.user = null;
     this.session = undefined;
   }

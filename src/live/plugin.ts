@@ -1,0 +1,85 @@
+import { peerChannel } from '../cluster/peers.js';
+import type { RouteTable } from '../compile/table.js';
+import { SockeyError } from '../core/errors.js';
+import type { Call } from '../core/route.js';
+import { sqlTablesFor } from '../db/sql-tables.js';
+import { TrackingDriver, type Write } from '../db/tracking.js';
+import type { RawRoute } from '../manifest/types.js';
+import type { ServerContext, ServerPlugin } from '../pipeline/plugin.js';
+import { LiveQueries } from './queries.js';
+
+/** The built-in event that stops a subscription (SPEC §7). */
+export const LIVE_EVENT = 'live';
+
+const hasLive = (table: RouteTable) => [...table.routes.values()].some((r) => r.live);
+
+/**
+ * Live queries: the `live` event (unsubscribe) when the manifest has a live
+ * route, the subscriptions, and the driver reporting writes to them. An app
+ * without live routes pays nothing: the driver passes calls through.
+ */
+export function livePlugin(): ServerPlugin {
+  let queries: LiveQueries | undefined;
+  let server: ServerContext | undefined;
+
+  const track = (s: ServerContext) => {
+    if (!(s.db instanceof TrackingDriver)) return;
+    const on = hasLive(s.table);
+    s.db.track(on ? sqlTablesFor(s.db.dialect) : undefined, on ? (writes) => queries?.written(writes) : undefined);
+  };
+
+  return {
+    builtins(settings, _driver, routes) {
+      if (!Object.values(routes ?? {}).some((r) => r?.live !== undefined && r.live !== false)) return undefined;
+      return { at: ['routes'], routes: { [LIVE_EVENT]: unsubscribeRoute(() => queries, settings.socket.data) } };
+    },
+    onStart(s) {
+      server = s;
+      queries = new LiveQueries(s.io, s.log, s.table, s.cluster || s.peers ? peerChannel<Write[]>(s.io, 'sockey:live') : undefined);
+      track(s);
+    },
+    onSwap(s) {
+      server = s;
+      track(s);
+      queries?.swap(s.table);
+    },
+    onClose() {
+      queries?.close();
+      if (server?.db instanceof TrackingDriver) server.db.track(undefined, undefined);
+    },
+    live: {
+      begin: (call) => queries?.begin(call),
+      answered: (call, res) => queries?.subscribe(call, res),
+    },
+  };
+}
+
+interface UnsubscribePayload {
+  type: 'unsubscribe';
+  event: string;
+  params?: Record<string, unknown>;
+}
+
+/** `{ type: "unsubscribe", event, params }` on `live`: stops this socket's subscription; answers `{ unsubscribed: 0 | 1 }`. */
+function unsubscribeRoute(queries: () => LiveQueries | undefined, data: string): RawRoute {
+  const handler = (_ctx: unknown, call: Call) => {
+    const live = queries();
+    const p = call.params as unknown as UnsubscribePayload;
+    const route = live?.route(p.event);
+    if (!live || !route?.live) throw new SockeyError('BAD_REQUEST', `"${p.event}" is not a live route.`);
+    // The params as the route validated them when subscribing (defaults filled in).
+    const params = route.validate(p.params ?? {});
+    return { unsubscribed: live.unsubscribe(call.socket, p.event, params, call.auth) };
+  };
+  return {
+    description: `Built-in live queries: { type: unsubscribe, event, params } stops one subscription. Answers on ${LIVE_EVENT}${data}.`,
+    auth: 'optional',
+    params: {
+      type: 'object',
+      required: ['type', 'event'],
+      additionalProperties: false,
+      properties: { type: { const: 'unsubscribe' }, event: { type: 'string', minLength: 1, maxLength: 200 }, params: { type: 'object' } },
+    },
+    hook: { builtin: 'live', fn: handler as never },
+  };
+}
