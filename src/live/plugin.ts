@@ -47,6 +47,7 @@ export function livePlugin(): ServerPlugin {
       queries?.close();
       if (server?.db instanceof TrackingDriver) server.db.track(undefined, undefined);
     },
+    inspect: () => (queries ? { live: { stats: { ...queries.stats }, subscriptions: queries.list() } } : {}),
     live: {
       begin: (call) => queries?.begin(call),
       answered: (call, res) => queries?.subscribe(call, res),

@@ -49,6 +49,8 @@ export interface ServerPlugin {
   onSwap?: (server: ServerContext) => void;
   /** When the server closes. */
   onClose?: () => void;
+  /** What the plugin holds now, shown by the playground (`/_sockey/state.json`, merged over all plugins). */
+  inspect?: () => Record<string, unknown>;
   /** Calls of `live:` routes: the live queries module subscribes their callers. */
   live?: LiveHooks;
   /** Built-in schema files for a driver (applied when they change: they are idempotent). */

@@ -31,7 +31,7 @@ const NOT_FOUND = '{"ok":false,"err":"Not found."}';
  * check, the app's static files (server.static) and the playground.
  * Settings are read per request, so a reload that changes them applies.
  */
-export function httpHandler(table: () => RouteTable) {
+export function httpHandler(table: () => RouteTable, state: () => Record<string, unknown> = () => ({})) {
   let app: { dir: string; files: StaticHandler } | undefined;
   // The playground's files follow the same rules as the app's (no dotfiles, no symlinks out).
   const playgroundFiles = staticFiles(PLAYGROUND_DIR);
@@ -45,6 +45,11 @@ export function httpHandler(table: () => RouteTable) {
     }
     if (path === '/_sockey/routes.json') {
       send(res, 200, 'application/json', JSON.stringify(playgroundInfo(table())));
+      return true;
+    }
+    // What the built-ins hold now (live subscriptions), for the playground.
+    if (path === '/_sockey/state.json') {
+      send(res, 200, 'application/json', JSON.stringify(state()));
       return true;
     }
     if (!path.startsWith('/_sockey/')) return false;

@@ -169,7 +169,10 @@ export class SockeyServer {
     if (link && settings.server.recovery) server.stopSaving = saveSessionsAhead(io, link, settings.server.recovery.maxDisconnectionMs);
     // Only the playground's own page connects here; with playground: false it refuses everyone.
     io.of(PLAYGROUND_NAMESPACE).use((_socket, next) => next(server.table.settings.server.playground ? undefined : new Error('playground is off')));
-    const handler = httpHandler(() => server.table);
+    const handler = httpHandler(
+      () => server.table,
+      () => Object.assign({}, ...resolved.plugins.map((p) => p.inspect?.() ?? {})),
+    );
     http.on('request', (req, res) => {
       if (!res.headersSent && !(req.url ?? '').startsWith('/socket.io/')) handler(req, res);
     });
