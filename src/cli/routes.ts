@@ -46,6 +46,7 @@ export async function routesCommand(argv: string[], io: CliIo): Promise<number> 
       s.guard ? `guard ${s.guard}` : '',
       s.expect ? `expect ${s.expect}` : '',
       ...(s.presence ?? []).map((r) => `presence join ${r}`),
+      s.live ?? '',
       ...s.timers.map((t) => `timer ${t}`),
       s.rateLimit ? `rate ${s.rateLimit}` : '',
     ]

@@ -76,6 +76,8 @@ export function compileSql(sql: string | ReadonlyArray<string | RawSqlStep>, opt
     return { ...compiled, name: step.as, shape: shaper(result, options.json), check: expect ? expectation(expect) : undefined };
   });
   const located = statements.map((s) => ({ text: s.text, path: s.path }));
+  const first = statements[0]! as CompiledStatement;
+  const single: BoundStatement | undefined = typeof sql === 'string' ? { text: first.text, names: placeholderNames, values: (call) => first.extract.map((x) => x(call, NO_STEPS)) } : undefined;
   const db = ctx.db;
   if (!db)
     return {
@@ -84,14 +86,15 @@ export function compileSql(sql: string | ReadonlyArray<string | RawSqlStep>, opt
       },
       statements: located,
       stepNames: names,
+      single,
     };
   if (typeof sql === 'string') {
-    const { text, extract, shape, check } = statements[0]! as CompiledStatement;
+    const { text, extract, shape, check } = first;
     const firstRow = (options.result === 'row' || options.result === 'value') && !check;
     return {
       statements: located,
       stepNames: names,
-      single: { text, names: placeholderNames, values: (call) => extract.map((x) => x(call, NO_STEPS)) },
+      single,
       run(call) {
         const values = new Array<SqlValue>(extract.length);
         for (let i = 0; i < extract.length; i++) values[i] = extract[i]!(call, NO_STEPS);
