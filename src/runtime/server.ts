@@ -75,6 +75,9 @@ export class SockeyServer {
     return this.target.table;
   }
 
+  /** A schedule's latest tick as this process's scheduler knows it (the playground shows it). */
+  readonly lastTick = (name: string) => this.scheduler?.lastTick(name);
+
   get port(): number {
     return (this.http.address() as AddressInfo | null)?.port ?? this.options.worker?.port ?? 0;
   }
@@ -90,8 +93,8 @@ export class SockeyServer {
     this.db = next.db;
     this.schema = next.schema;
     this.scheduler?.update(next.table);
-    // Open playgrounds show the new routes without a refresh.
-    if (next.table.settings.server.playground) this.io.of(PLAYGROUND_NAMESPACE).emit('routes', playgroundInfo(next.table));
+    // Open playgrounds show the new routes and schedules without a refresh.
+    if (next.table.settings.server.playground) this.io.of(PLAYGROUND_NAMESPACE).emit('routes', playgroundInfo(next.table, this.lastTick));
   }
 
   static async start(options: StartOptions = {}): Promise<SockeyServer> {
@@ -167,7 +170,7 @@ export class SockeyServer {
     if (link && settings.server.recovery) server.stopSaving = saveSessionsAhead(io, link, settings.server.recovery.maxDisconnectionMs);
     // Only the playground's own page connects here; with playground: false it refuses everyone.
     io.of(PLAYGROUND_NAMESPACE).use((_socket, next) => next(server.table.settings.server.playground ? undefined : new Error('playground is off')));
-    const handler = httpHandler(() => server.table);
+    const handler = httpHandler(() => server.table, server.lastTick);
     http.on('request', (req, res) => {
       if (!res.headersSent && !(req.url ?? '').startsWith('/socket.io/')) handler(req, res);
     });
