@@ -2,6 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { killAll } from './support/child.js';
 import { startCluster, type TestCluster, nodeClient, disconnectClients } from './support/cluster.js';
 import { collect, sleep } from './support/util.js';
+import { eventually } from './support/flow.js';
+import type { PlaygroundInfo } from '../src/core/wire.js';
 
 /** SPEC §6: a schedule runs once per tick for the whole cluster (three real `sockey serve` processes on one Redis). */
 const MANIFEST = `
@@ -57,6 +59,16 @@ describe('cluster: schedules', () => {
     );
     expect(inSpan[1]).toEqual(inSpan[0]);
     expect(inSpan[2]).toEqual(inSpan[0]);
+    // Every node's playground knows the latest tick: it ran it here, or another node took it.
+    const lastTicks = () => Promise.all(cluster!.nodes.map(async (n) => ((await (await fetch(`${n.url}/_sockey/routes.json`)).json()) as PlaygroundInfo).schedules[0]?.last));
+    const lasts = await eventually(
+      lastTicks,
+      (l) => l.every((x) => x !== undefined) && l.some((x) => x!.outcome === 'ok') && l.some((x) => x!.outcome === 'another node'),
+      'the latest tick on every node, run here or taken by another',
+      5000,
+      50,
+    );
+    for (const l of lasts) expect(l!.tick % 200).toBe(0);
     // Three processes start one after the other: slow on a busy machine.
   }, 60_000);
 });

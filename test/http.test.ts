@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { defaultPlugins } from '../src/cli/plugins.js';
 import { REDACT_PATHS } from '../src/runtime/logger.js';
 import { SockeyServer } from '../src/runtime/server.js';
+import type { PlaygroundInfo } from '../src/core/wire.js';
 import { freePort, killAll, ROOT, serve, sockey } from './support/child.js';
 import { eventually } from './support/flow.js';
 import { call, memoryLogger, startServer, tempApp, type TestServer } from './support/util.js';
@@ -79,11 +80,9 @@ describe('http next to socket.io', () => {
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toMatch(/text\/html/);
     expect(await page.text()).toContain('/_sockey/app.js');
-    const info = (await (await fetch(`${t.url}/_sockey/routes.json`)).json()) as {
-      routes: Array<{ event: string; builtin: boolean; paramsSchema: unknown; description?: string }>;
-      auth: { event: string };
-    };
+    const info = (await (await fetch(`${t.url}/_sockey/routes.json`)).json()) as PlaygroundInfo;
     expect(info.auth.event).toBe('auth');
+    expect(info.schedules).toEqual([]);
     const hello = info.routes.find((r) => r.event === 'hello')!;
     expect(hello).toMatchObject({ builtin: false, description: 'Says hello.', paramsSchema: { type: 'object', properties: { name: { type: 'string', default: 'world' } } } });
     expect(info.routes.find((r) => r.event === 'auth')?.builtin).toBe(true);
@@ -94,6 +93,37 @@ describe('http next to socket.io', () => {
     expect((await fetch(`${t.url}/socket.io/socket.io.js`)).status).toBe(200);
     expect((await fetch(`${t.url}/nothing-here`)).status).toBe(404);
     expect((await fetch(`${t.url}/healthz`, { method: 'POST' })).status).toBe(405);
+  });
+
+  it("the playground's route table lists the schedules: when, action, emit, next tick and the latest one run", async () => {
+    const schedules = `schedules:
+  beat:
+    description: Ticks every second.
+    every: 1s
+    reply: { beat: "{{tick}}" }
+    emit: all
+  nightly:
+    cron: "0 3 * * *"
+    sql: SELECT :tick AS tick, :now AS secret_column
+    emit: { to: room, room: ops }
+`;
+    t = await startServer(BASE + schedules);
+    const info = async () => ((await (await fetch(`${t!.url}/_sockey/routes.json`)).json()) as PlaygroundInfo).schedules;
+    const asked = Date.now();
+    const [beat, nightly] = await info();
+    expect(beat).toEqual({ name: 'beat', description: 'Ticks every second.', when: 'every 1000ms', action: 'reply', emit: 'all', next: expect.any(Number) });
+    expect(beat!.next! % 1000).toBe(0);
+    expect(beat!.next! - asked).toBeLessThanOrEqual(1000);
+    expect(nightly).toEqual({ name: 'nightly', when: 'cron 0 3 * * *', action: 'sql', emit: 'room ops', next: expect.any(Number) });
+    expect(new Date(nightly!.next!).toISOString()).toMatch(/T03:00:00\.000Z$/);
+    // As for routes: what the action is, never its SQL.
+    expect(JSON.stringify(await info())).not.toMatch(/SELECT|secret_column/);
+    // Once a tick has run, it is the latest one; the next tick follows it.
+    const ran = await eventually(info, (s) => s[0]!.last !== undefined, 'a tick of beat run', 4000, 100);
+    expect(ran[0]!.last).toEqual({ tick: expect.any(Number), outcome: 'ok' });
+    expect(ran[0]!.last!.tick % 1000).toBe(0);
+    expect(ran[0]!.next).toBeGreaterThan(ran[0]!.last!.tick);
+    expect(ran[1]!.last).toBeUndefined();
   });
 
   it('playground: false hides the page, the route table and its namespace', async () => {

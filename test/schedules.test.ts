@@ -92,6 +92,15 @@ schedules:
     const failures = t.logs.lines.filter((l) => l.msg === 'schedule failed');
     expect(failures.length).toBeGreaterThanOrEqual(2);
     expect(failures[0]).toMatchObject({ schedule: 'flaky', code: 'INTERNAL', err: 'odd tick' });
+    // The playground's latest tick says how each one went.
+    const outcomes = new Set<string>();
+    await eventually(
+      () => outcomes.add(t!.server.lastTick('flaky')?.outcome ?? 'none').size,
+      () => outcomes.has('ok') && outcomes.has('failed'),
+      'a latest tick that failed, and one that ran',
+      5000,
+      5,
+    );
   });
 
   it('a reload adds, restarts and removes schedules; close stops them', async () => {
@@ -176,6 +185,9 @@ describe('schedules: cluster with Redis down', () => {
     );
     expect(later).toEqual([]);
     expect(t.logs.lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('schedules: redis is unreachable'))).toHaveLength(1);
+    // What the playground shows as the latest tick: run here; a skipped tick is none.
+    expect(t.server.lastTick('here')).toEqual({ tick: expect.any(Number), outcome: 'ok' });
+    expect(t.server.lastTick('later')).toBeUndefined();
   });
 });
 

@@ -1,16 +1,23 @@
 // The sockey playground: built from the live manifest (/_sockey/routes.json), kept
-// current by the `routes` event on the /_sockey namespace after every hot reload.
+// current by the `routes` event on the /_sockey namespace after every hot reload
+// (and fetched again when a schedule's shown next tick has passed).
 import { AuthPanel } from './auth.js';
 import { byTestId } from './dom.js';
 import { Editor } from './editor.js';
 import { RouteList } from './routes-view.js';
+import { ScheduleList } from './schedules-view.js';
 import { Timeline } from './timeline.js';
 import { isEnvelope, type PlaygroundInfo, type RouteSummary } from './types.js';
 
 const ACK_TIMEOUT_MS = 10_000;
+/** Bounds on how soon the schedules' ticks are fetched again (a shown next tick has passed; a far one, or another node's). */
+const TICKS_REFRESH_MS = { min: 1000, max: 30_000, after: 250 };
 
-let info: PlaygroundInfo = { routes: [], socket: { data: '_data', error: '_error' }, auth: { enabled: true, event: 'auth', registerEmail: true } };
+let info: PlaygroundInfo = { routes: [], schedules: [], socket: { data: '_data', error: '_error' }, auth: { enabled: true, event: 'auth', registerEmail: true } };
 let loaded = false;
+let ticksTimer: ReturnType<typeof setTimeout> | undefined;
+/** Counts the tables shown, so that an answer fetched for the ticks does not undo a reload that came meanwhile. */
+let applied = 0;
 
 const timeline = new Timeline(byTestId('timeline'), byTestId('timeline-count'));
 const status = byTestId('status');
@@ -49,6 +56,7 @@ function send(event: string, payload: unknown, withAck: boolean): Promise<unknow
 const auth = new AuthPanel(send);
 const editor = new Editor(send);
 const routeList = new RouteList(byTestId('routes'), select);
+const scheduleList = new ScheduleList(byTestId('schedules-section'), byTestId('schedules'), byTestId('schedule-count'));
 
 // One connection (socket.io multiplexes both namespaces over it).
 const socket = io('/', { auth: (cb) => cb(auth.handshake()) });
@@ -63,22 +71,43 @@ function select(event: string): void {
   history.replaceState(null, '', `#${encodeURIComponent(event)}`);
 }
 
-/** Shows a route table: the first one, or a reload's (with what changed in the timeline). */
-function apply(next: PlaygroundInfo, why: 'load' | 'reload'): void {
-  const before = new Map(info.routes.map((r) => [r.event, JSON.stringify(r)]));
+/** What a reload changed in a list, by key. */
+function diff<T>(before: T[], after: T[], key: (x: T) => string, same: (a: T, b: T) => boolean) {
+  const old = new Map(before.map((x) => [key(x), x]));
   const added: string[] = [];
   const changed: string[] = [];
-  for (const r of next.routes) {
-    const old = before.get(r.event);
-    if (old === undefined) added.push(r.event);
-    else if (old !== JSON.stringify(r)) changed.push(r.event);
-    before.delete(r.event);
+  for (const x of after) {
+    const was = old.get(key(x));
+    if (was === undefined) added.push(key(x));
+    else if (!same(was, x)) changed.push(key(x));
+    old.delete(key(x));
   }
-  const removed = [...before.keys()];
+  return { added, removed: [...old.keys()], changed };
+}
+
+const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/** Shows a route table and its schedules: the first one, or a reload's (with what changed in the timeline). */
+function apply(next: PlaygroundInfo, why: 'load' | 'reload'): void {
+  const { added, removed, changed } = diff(info.routes, next.routes, (r) => r.event, sameJson);
+  // A schedule's ticks change all the time; its definition is what a reload changes.
+  const schedules = diff(
+    info.schedules,
+    next.schedules,
+    (s) => s.name,
+    (a, b) => sameJson({ ...a, next: 0, last: 0 }, { ...b, next: 0, last: 0 }),
+  );
   info = next;
+  applied++;
   timeline.setErrorSuffix(next.socket.error);
   auth.configure(next.auth);
   byTestId('route-count').textContent = String(next.routes.length);
+  scheduleList.render(next.schedules, why === 'reload' ? new Set([...schedules.added, ...schedules.changed]) : undefined);
+  followTicks();
+  const n = schedules.added.length + schedules.removed.length + schedules.changed.length;
+  if (why === 'reload' && n) {
+    timeline.add({ dir: 'sys', event: 'schedules reloaded', body: schedules, status: 'info', tag: `+${schedules.added.length} -${schedules.removed.length} ~${schedules.changed.length}` });
+  }
 
   let selected = editor.selected;
   if (!loaded) {
@@ -99,14 +128,36 @@ function apply(next: PlaygroundInfo, why: 'load' | 'reload'): void {
   routeList.render(next.routes, selected, why === 'reload' ? new Set([...added, ...changed]) : undefined);
 }
 
+async function getInfo(): Promise<PlaygroundInfo> {
+  const res = await fetch('/_sockey/routes.json', { cache: 'no-store' });
+  if (!res.ok) throw new Error(`HTTP ${res.status}`);
+  return (await res.json()) as PlaygroundInfo;
+}
+
 async function fetchRoutes(why: 'load' | 'reload'): Promise<void> {
   try {
-    const res = await fetch('/_sockey/routes.json', { cache: 'no-store' });
-    if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    apply((await res.json()) as PlaygroundInfo, why);
+    apply(await getInfo(), why);
   } catch (e) {
     timeline.add({ dir: 'sys', event: 'routes.json', body: { error: (e as Error).message }, status: 'error', tag: 'failed' });
   }
+}
+
+/** The schedules' latest and next ticks go stale: they are fetched again soon after the soonest next one. */
+function followTicks(): void {
+  clearTimeout(ticksTimer);
+  const soonest = scheduleList.soonest;
+  if (soonest === undefined) return;
+  const wait = Math.min(Math.max(soonest - Date.now() + TICKS_REFRESH_MS.after, TICKS_REFRESH_MS.min), TICKS_REFRESH_MS.max);
+  ticksTimer = setTimeout(() => {
+    const asked = applied;
+    // Only the ticks: routes and schedule definitions follow the reload push (or a reconnect).
+    getInfo()
+      .then((next) => {
+        if (asked === applied) scheduleList.render(next.schedules);
+      })
+      .catch(() => undefined)
+      .finally(followTicks);
+  }, wait);
 }
 
 function setStatus(text: string, state: 'up' | 'down' | 'wait'): void {

@@ -1,12 +1,12 @@
 import { compileManifestFile } from '../compile/table.js';
-import type { ScheduleSummary } from '../core/schedule.js';
+import type { ScheduleSummary } from '../core/wire.js';
 import { formatDiagnostic } from '../manifest/diagnostics.js';
 import { builtinRoutes } from '../pipeline/plugin.js';
 import { defaultPlugins } from './plugins.js';
 import { parseVerbArgs } from './args.js';
 import { EXIT, type CliIo } from './io.js';
 
-export const routesHelp = `Usage: sockey routes [sockey.yaml] [--json]
+export const routesHelp = `Usage: sockey routes [sockey.yaml] [--json] [--schedules]
 
 Prints the compiled route table, built-in routes included, then the
 schedules (when the manifest has any).

@@ -1,4 +1,5 @@
 import type { Action, Call } from './route.js';
+import type { ScheduleSummary } from './wire.js';
 
 /** When a schedule fires: ticks aligned to the epoch (`every`), or a cron pattern's times. */
 export type ScheduleWhen = { kind: 'every'; ms: number } | { kind: 'cron'; pattern: string; timezone: string };
@@ -19,13 +20,4 @@ export interface SchedulePlan {
   readonly redisDown: 'local' | 'skip';
   readonly summary: ScheduleSummary;
   readonly fingerprint: string;
-}
-
-/** What `sockey routes` prints of a schedule. */
-export interface ScheduleSummary {
-  name: string;
-  when: string;
-  action: string;
-  emit: string;
-  description?: string;
 }

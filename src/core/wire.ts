@@ -1,6 +1,6 @@
 /**
  * What travels between sockey and its clients, as types only: the envelopes
- * and what the playground reads of the route table. The playground compiles
+ * and what the playground reads of the route table and the schedules. The playground compiles
  * against this file too, so the two cannot drift apart.
  */
 
@@ -45,9 +45,34 @@ export interface RouteSummary {
   description?: string;
 }
 
+/** One `schedules:` entry as `sockey routes --schedules --json` prints it. */
+export interface ScheduleSummary {
+  name: string;
+  /** `every 5000ms`, or `cron 0 3 * * *` (with ` (Europe/Berlin)` when not UTC). */
+  when: string;
+  /** `reply`, `sql`, `hook ./jobs.ts#run`, `sql + reply`, ... (as a route's action). */
+  action: string;
+  /** `all`, `room lobby`, `user {{res.user_id}}` (with ` as <event>`), or `none`. */
+  emit: string;
+  description?: string;
+}
+
+/** A schedule in the playground: its summary, and its ticks as the answering process knows them. */
+export interface ScheduleInfo extends ScheduleSummary {
+  /** The next tick's scheduled time (epoch ms) when the answer was made; absent when the cron pattern has none left. */
+  next?: number;
+  /**
+   * The latest tick this process handled since the schedule (re)started: it ran the action (`ok` or
+   * `failed`), or another node of the cluster took the tick. Absent before that, and in a worker that
+   * runs no schedules.
+   */
+  last?: { tick: number; outcome: 'ok' | 'failed' | 'another node' };
+}
+
 /** `/_sockey/routes.json`, and the `routes` event on the `/_sockey` namespace. */
 export interface PlaygroundInfo {
   routes: RouteSummary[];
+  schedules: ScheduleInfo[];
   socket: { data: string; error: string };
   auth: { enabled: boolean; event: string; registerEmail: boolean };
 }

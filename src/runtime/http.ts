@@ -2,7 +2,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { RouteTable } from '../compile/table.js';
+import type { PlaygroundInfo } from '../core/wire.js';
+import type { LastTick } from './schedules.js';
 import { staticFiles, type StaticHandler } from './static-files.js';
+
+/** A schedule's latest tick on this process (the scheduler's; nothing where no scheduler runs). */
+export type LastTickOf = (name: string) => LastTick | undefined;
 
 const PLAYGROUND_DIR = fileURLToPath(new URL('../../playground/', import.meta.url));
 // The compiled page: dist/playground/playground/src/ (its tsconfig's root is the repository, to share src/core/wire.ts),
@@ -11,10 +16,12 @@ const PLAYGROUND_BUILD = [new URL('../playground/playground/src/', import.meta.u
   .map((u) => fileURLToPath(u))
   .find((dir) => existsSync(dir + 'app.js'));
 
-/** What the playground shows of a table: routes and the protocol's names. */
-export function playgroundInfo(table: RouteTable) {
+/** What the playground shows of a table: routes, schedules (with their next and latest tick) and the protocol's names. */
+export function playgroundInfo(table: RouteTable, lastTick: LastTickOf = () => undefined): PlaygroundInfo {
+  const now = Date.now();
   return {
     routes: [...table.routes.values()].map((r) => r.summary),
+    schedules: [...table.schedules.values()].map((p) => ({ ...p.summary, next: p.next(now), last: lastTick(p.name) })),
     socket: table.settings.socket,
     auth: { enabled: table.settings.auth.enabled, event: table.settings.auth.event, registerEmail: table.settings.auth.registerEmail },
   };
@@ -31,7 +38,7 @@ const NOT_FOUND = '{"ok":false,"err":"Not found."}';
  * check, the app's static files (server.static) and the playground.
  * Settings are read per request, so a reload that changes them applies.
  */
-export function httpHandler(table: () => RouteTable, state: () => Record<string, unknown> = () => ({})) {
+export function httpHandler(table: () => RouteTable, lastTick?: LastTickOf, state: () => Record<string, unknown> = () => ({})) {
   let app: { dir: string; files: StaticHandler } | undefined;
   // The playground's files follow the same rules as the app's (no dotfiles, no symlinks out).
   const playgroundFiles = staticFiles(PLAYGROUND_DIR);
@@ -44,7 +51,7 @@ export function httpHandler(table: () => RouteTable, state: () => Record<string,
       return true;
     }
     if (path === '/_sockey/routes.json') {
-      send(res, 200, 'application/json', JSON.stringify(playgroundInfo(table())));
+      send(res, 200, 'application/json', JSON.stringify(playgroundInfo(table(), lastTick)));
       return true;
     }
     // What the built-ins hold now (live subscriptions), for the playground.

@@ -6,6 +6,10 @@ import { dataEnvelope, toErrorEnvelope } from '../core/envelope.js';
 import type { Call, CallState, Route } from '../core/route.js';
 import type { SchedulePlan } from '../core/schedule.js';
 import { SocketTimers } from '../core/timers.js';
+import type { ScheduleInfo } from '../core/wire.js';
+
+/** The latest tick a scheduler handled (what the playground shows as a schedule's last run). */
+export type LastTick = NonNullable<ScheduleInfo['last']>;
 
 /** setTimeout's longest delay; a later tick is waited for in steps. */
 const MAX_DELAY_MS = 2 ** 31 - 1;
@@ -30,6 +34,7 @@ interface Running {
  */
 export class Scheduler {
   private readonly running = new Map<string, Running>();
+  private readonly last = new Map<string, LastTick>();
   private redisDownAnnounced = false;
   /** A schedule has no socket: hook timers (`ctx.timers`) start nothing, `ctx.address` is empty. */
   private readonly state: CallState = {
@@ -82,6 +87,11 @@ export class Scheduler {
     return [...this.running.keys()];
   }
 
+  /** The latest tick of a schedule this node ran, or that another node took, since the schedule (re)started. */
+  lastTick(name: string): LastTick | undefined {
+    return this.last.get(name);
+  }
+
   stop(): void {
     for (const name of [...this.running.keys()]) this.stopOne(name);
   }
@@ -92,6 +102,7 @@ export class Scheduler {
     r.stopped = true;
     clearTimeout(r.timer);
     this.running.delete(name);
+    this.last.delete(name);
   }
 
   /** Waits for the plan's next tick after `after`. */
@@ -106,31 +117,42 @@ export class Scheduler {
     }
     r.timer = setTimeout(
       () => {
-        this.fire(r.plan, r.load, tick).catch((e) => this.log.warn({ schedule: r.plan.name, err: (e as Error)?.message }, 'schedule failed'));
+        this.fire(r.plan, r.load, tick).then(
+          (outcome) => {
+            if (outcome && !r.stopped && tick >= (this.last.get(r.plan.name)?.tick ?? -Infinity)) this.last.set(r.plan.name, { tick, outcome });
+          },
+          (e) => this.log.warn({ schedule: r.plan.name, err: (e as Error)?.message }, 'schedule failed'),
+        );
         this.arm(r, Math.max(tick, Date.now() - CATCH_UP_MS));
       },
       Math.max(0, delay),
     );
   }
 
-  private async fire(plan: SchedulePlan, load: RouteTable['load'], tick: number): Promise<void> {
-    if (this.cluster && !(await this.claim(plan, tick))) return;
+  /** Runs a tick here, unless another node took it (or Redis is down and the plan skips): how it went, or undefined when skipped. */
+  private async fire(plan: SchedulePlan, load: RouteTable['load'], tick: number): Promise<LastTick['outcome'] | undefined> {
+    if (this.cluster) {
+      const claimed = await this.claim(plan, tick);
+      if (claimed !== 'run') return claimed === 'taken' ? 'another node' : undefined;
+    }
     load.inflight++;
     const call = this.callOf(plan, tick);
     try {
       let res = plan.action(call);
       if (res instanceof Promise) res = await res;
       plan.send?.(call, res, dataEnvelope(res));
+      return 'ok';
     } catch (e) {
       const { code } = toErrorEnvelope(e);
       this.log.warn({ schedule: plan.name, tick, code, err: (e as Error)?.message ?? String(e) }, 'schedule failed');
+      return 'failed';
     } finally {
       load.inflight--;
     }
   }
 
-  /** True when this node runs the tick: it won the tick's key, or Redis is down and the plan runs locally then. */
-  private async claim(plan: SchedulePlan, tick: number): Promise<boolean> {
+  /** `run` when this node runs the tick: it won the tick's key, or Redis is down and the plan runs locally then; `taken` when another node won it. */
+  private async claim(plan: SchedulePlan, tick: number): Promise<'run' | 'taken' | 'skip'> {
     const link = this.cluster!;
     if (link.isUp) {
       try {
@@ -140,7 +162,7 @@ export class Scheduler {
         const won = await link.client.set(link.key(`schedule:${plan.name}:${tick}`), '1', { condition: 'NX', expiration: { type: 'PX', value: ttl } });
         if (this.redisDownAnnounced) this.log.info('schedules: redis is reachable again; each tick runs on one node');
         this.redisDownAnnounced = false;
-        return won === 'OK';
+        return won === 'OK' ? 'run' : 'taken';
       } catch {
         // Redis went away between the check and the command: as if it were down.
       }
@@ -149,7 +171,7 @@ export class Scheduler {
       this.redisDownAnnounced = true;
       this.log.warn('schedules: redis is unreachable; schedules with redisDown: local run on this node, those with skip wait for it');
     }
-    return plan.redisDown === 'local';
+    return plan.redisDown === 'local' ? 'run' : 'skip';
   }
 
   private callOf(plan: SchedulePlan, tick: number): Call {

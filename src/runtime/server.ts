@@ -75,6 +75,9 @@ export class SockeyServer {
     return this.target.table;
   }
 
+  /** A schedule's latest tick as this process's scheduler knows it (the playground shows it). */
+  readonly lastTick = (name: string) => this.scheduler?.lastTick(name);
+
   get port(): number {
     return (this.http.address() as AddressInfo | null)?.port ?? this.options.worker?.port ?? 0;
   }
@@ -91,8 +94,8 @@ export class SockeyServer {
     this.schema = next.schema;
     this.scheduler?.update(next.table);
     for (const p of this.options.plugins) p.onSwap?.(this);
-    // Open playgrounds show the new routes without a refresh.
-    if (next.table.settings.server.playground) this.io.of(PLAYGROUND_NAMESPACE).emit('routes', playgroundInfo(next.table));
+    // Open playgrounds show the new routes and schedules without a refresh.
+    if (next.table.settings.server.playground) this.io.of(PLAYGROUND_NAMESPACE).emit('routes', playgroundInfo(next.table, this.lastTick));
   }
 
   static async start(options: StartOptions = {}): Promise<SockeyServer> {
@@ -171,6 +174,7 @@ export class SockeyServer {
     io.of(PLAYGROUND_NAMESPACE).use((_socket, next) => next(server.table.settings.server.playground ? undefined : new Error('playground is off')));
     const handler = httpHandler(
       () => server.table,
+      server.lastTick,
       () => Object.assign({}, ...resolved.plugins.map((p) => p.inspect?.() ?? {})),
     );
     http.on('request', (req, res) => {

@@ -23,6 +23,24 @@ const GREET = `
 const MANIFEST = `version: 1\ndatabase: { driver: sqlite, file: ./data/app.db }\nroutes:${GREET}`;
 const RELOADED = `${MANIFEST}  shout:\n    description: Added while the page was open.\n    params: { type: object, properties: { text: { type: string, examples: [hey] } }, required: [text] }\n    reply: { loud: "{{params.text}}!" }\n`;
 
+const SCHEDULED = `${MANIFEST}schedules:
+  beat:
+    description: Ticks every second.
+    every: 1s
+    reply: { beat: "{{tick}}" }
+    emit: all
+  nightly:
+    cron: "0 3 * * *"
+    sql: SELECT :tick AS tick
+    emit: { to: room, room: ops }
+`;
+const RESCHEDULED = `${SCHEDULED}  weekly:\n    cron: "0 0 * * 1"\n    reply: 1\n    emit: { to: user, user: "42" }\n`;
+
+/** A schedule's entry in the list under the routes. */
+function schedule(page: Page, name: string): Locator {
+  return page.locator(`[data-testid="schedule"][data-name="${name}"]`);
+}
+
 /** The timeline's entries for an event, by direction (`out`, `ack`, `in`, `sys`) and status. */
 function entries(page: Page, event: string, dir: string, status?: 'ok' | 'error' | 'info'): Locator {
   return page.locator(`[data-testid="entry"][data-event="${event}"][data-dir="${dir}"]${status ? `[data-status="${status}"]` : ''}`);
@@ -68,6 +86,9 @@ describe.runIf(hasChromium)('playground (Chromium)', () => {
     expect(await page.getByTestId('route-whoami').textContent()).toContain('sign-in required');
     await page.getByTestId('route-auth').getByTestId('badge-builtin').waitFor();
     await page.getByTestId('status').filter({ hasText: 'connected' }).waitFor();
+    // No schedules: no section for them.
+    expect(await page.getByTestId('schedules-section').isVisible()).toBe(false);
+    expect(await page.getByTestId('schedule').count()).toBe(0);
 
     // The editor is filled from the schema: the default, and a placeholder for the required integer.
     await page.getByTestId('route-greet').click();
@@ -150,6 +171,56 @@ describe.runIf(hasChromium)('playground (Chromium)', () => {
     const loud = entries(page, 'shout', 'ack', 'ok');
     await loud.waitFor();
     expect(await loud.textContent()).toContain('hey!');
+
+    expect(problems).toEqual([]);
+  });
+
+  it('shows the schedules under the routes: when, what runs, where it emits, the latest and next tick; a reload adds one', async () => {
+    t = await startServer(SCHEDULED);
+    w = watchServer(t.server);
+    context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    const page = await context.newPage();
+    page.setDefaultTimeout(8000);
+    const problems = pageProblems(page);
+    await page.goto(t.url + '/');
+
+    await page.getByTestId('schedules-section').waitFor();
+    expect(await page.getByTestId('schedule-count').textContent()).toBe('2');
+    expect(await page.getByTestId('schedule-name').allTextContents()).toEqual(['beat', 'nightly']);
+    const field = (name: string, f: string) => schedule(page, name).getByTestId(`schedule-${f}`).textContent();
+    const beat = schedule(page, 'beat');
+    expect(await beat.textContent()).toContain('Ticks every second.');
+    expect([await field('beat', 'when'), await field('beat', 'action'), await field('beat', 'emit')]).toEqual(['every 1000ms', 'reply', 'all']);
+    expect(await field('beat', 'next')).toMatch(/^(\d{4}-\d\d-\d\d )?\d\d:\d\d:\d\d$/); // with the date when it is not today
+    expect([await field('nightly', 'when'), await field('nightly', 'action'), await field('nightly', 'emit')]).toEqual(['cron 0 3 * * *', 'sql', 'room ops']);
+    // 03:00 UTC, in the browser's time zone: today's time, or a date and time.
+    expect(await schedule(page, 'nightly').getByTestId('schedule-next').getAttribute('title')).toMatch(/T03:00:00\.000Z$/);
+    expect(await field('nightly', 'last')).toBe('not yet');
+    // The page asks again once the shown next tick has passed: the tick that ran is the latest.
+    await beat
+      .getByTestId('schedule-last')
+      .filter({ hasText: /^(\d{4}-\d\d-\d\d )?\d\d:\d\d:\d\d · ok$/ })
+      .waitFor({ timeout: 5000 });
+    // Its emit (to all) reached the page's socket too.
+    await entries(page, 'beat_data', 'in', 'ok').first().waitFor();
+    expect(await page.getByTestId('schedules').textContent()).not.toContain('SELECT');
+
+    // A reload that adds a schedule: it shows up without a refresh.
+    await page.evaluate('window.__sameDocument = true');
+    const weekly = schedule(page, 'weekly');
+    for (let i = 0; i < 40 && !(await weekly.isVisible()); i++) {
+      t.write('sockey.yaml', RESCHEDULED);
+      await weekly.waitFor({ timeout: 500 }).catch(() => undefined);
+    }
+    await weekly.waitFor();
+    expect(await page.evaluate('window.__sameDocument')).toBe(true);
+    expect(await page.getByTestId('schedule-count').textContent()).toBe('3');
+    expect([await field('weekly', 'when'), await field('weekly', 'action'), await field('weekly', 'emit')]).toEqual(['cron 0 0 * * 1', 'reply', 'user 42']);
+    const reloaded = entries(page, 'schedules reloaded', 'sys');
+    await reloaded.first().waitFor();
+    expect(await reloaded.first().getByTestId('entry-tag').textContent()).toBe('+1 -0 ~0');
+    // The routes did not change: no routes entry.
+    expect(await entries(page, 'routes reloaded', 'sys').count()).toBe(0);
 
     expect(problems).toEqual([]);
   });
