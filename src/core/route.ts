@@ -98,6 +98,8 @@ export interface LivePlan {
   readonly query: LiveReads;
   /** The guard's reads: a write to them re-checks the guard of the subscribers it may concern. */
   readonly guard?: LiveReads;
+  /** A guard that cannot be read (a hook): checked again for a group's subscribers whenever it re-runs. */
+  readonly guardEachRun: boolean;
   /** The result depends on who asks (the SQL or reply reads auth): subscribers are grouped per user too. */
   readonly byUser: boolean;
   /** `poll:`: also re-run every subscription this often (writes made outside sockey). */

@@ -65,15 +65,15 @@ export const liveDirective: Directive = {
     if (options.diff !== undefined && raw.result !== undefined && raw.result !== 'rows')
       ctx.sink.error('LIVE', [...at, 'diff'], `diff pushes changed rows: the route must answer rows (its result is ${raw.result})`);
 
-    // A hook guard cannot be read: it is checked again whenever the query re-runs.
+    // A guard that cannot be read (a hook) is checked again whenever the query re-runs.
     const guardPlan = draft.guardRead ? tables.analyze(draft.guardRead.text) : undefined;
-    const guard: Keyed | undefined =
-      guardPlan?.kind === 'read' ? { tables: guardPlan.read.tables, keys: keysOf(guardPlan.read.keys, draft.guardRead!) } : draft.guard ? { tables: query.tables, keys: [] } : undefined;
+    const guard: Keyed | undefined = guardPlan?.kind === 'read' ? { tables: guardPlan.read.tables, keys: keysOf(guardPlan.read.keys, draft.guardRead!) } : undefined;
     const byUser = read.names.some((n) => n.startsWith('auth.')) || (raw.reply !== undefined && JSON.stringify(raw.reply).includes('auth'));
     const strip = (k: LiveKey & { param: string }): LiveKey => ({ table: k.table, column: k.column, value: k.value });
     draft.live = Object.freeze({
       query: { tables: query.tables, keys: query.keys.map(strip) },
       guard: guard && { tables: guard.tables, keys: guard.keys.map(strip) },
+      guardEachRun: Boolean(draft.guard) && !guard,
       byUser,
       pollMs,
       diff: options.diff,

@@ -202,7 +202,7 @@ export class LiveQueries {
         const call = this.callFor(group, group.user);
         group.keys = next.live.query.keys.map((k) => k.value(call));
         for (const sub of group.subscribers.values()) sub.guardKeys = next.live.guard?.keys.map((k) => k.value({ params, auth: sub.user })) ?? [];
-        if (next.guard) this.guardDirty.set(group, new Set(group.subscribers.values()));
+        if (next.guard) this.suspect(group, group.subscribers.values());
         this.mark(group);
       }
       this.stopPolling(event);
@@ -240,17 +240,25 @@ export class LiveQueries {
       const touchesGuard = plan.guard ? writes.filter((w) => reads(plan.guard!, w.table)) : [];
       if (!touchesQuery.length && !touchesGuard.length) continue;
       for (const group of byKey.values()) {
-        if (touchesQuery.some((w) => concerns(w, plan.query, group.keys))) this.mark(group);
+        if (touchesQuery.some((w) => concerns(w, plan.query, group.keys))) {
+          this.mark(group);
+          if (plan.guardEachRun) this.suspect(group, group.subscribers.values());
+        }
         if (!touchesGuard.length) continue;
         for (const sub of group.subscribers.values()) {
           if (!touchesGuard.some((w) => concerns(w, plan.guard!, sub.guardKeys))) continue;
-          let subs = this.guardDirty.get(group);
-          if (!subs) this.guardDirty.set(group, (subs = new Set()));
-          subs.add(sub);
+          this.suspect(group, [sub]);
           this.mark(group);
         }
       }
     }
+  }
+
+  /** These subscribers' guard is checked before the group's next re-run. */
+  private suspect(group: Group, subs: Iterable<Subscriber>): void {
+    let set = this.guardDirty.get(group);
+    if (!set) this.guardDirty.set(group, (set = new Set()));
+    for (const sub of subs) set.add(sub);
   }
 
   private mark(group: Group): void {
