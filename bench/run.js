@@ -10,9 +10,7 @@
 // Everything is on 127.0.0.1. A random MariaDB database and a temp SQLite file are
 // created for the run and removed at the end (also on error, Ctrl-C and the overall
 // time limit). See bench/README.md.
-import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,23 +18,22 @@ import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
 import { io as connect } from 'socket.io-client';
+import { BOARDS, CARDS_PER_BOARD, createMariaDb, createSqliteFile, randomUser, removeSqliteFile, USERS, userRow } from './db.js';
+import { allProcessesCpu, cpuMs, findDatabasePid, machineCpuMs } from './proc.js';
+import { serverStarter } from './servers.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
 
 // ---------------------------------------------------------------- scenarios
 
-const USERS = 10_000;
 const LISTENERS = 50; // room.emit50: sockets in room r besides the load clients
 const PASSWORD = 'bench-pa55!word';
-// guarded: boards 1..BOARDS with CARDS_PER_BOARD cards each (card ids (board - 1) * CARDS_PER_BOARD + 1, ...);
-// every signed-in user is a member of boards 1..MEMBER_BOARDS, nobody of the others.
-const BOARDS = 1000;
-const CARDS_PER_BOARD = 20;
+// guarded: boards 1..BOARDS with CARDS_PER_BOARD cards each (bench/db.js); every signed-in
+// user is a member of boards 1..MEMBER_BOARDS, nobody of the others.
 const MEMBER_BOARDS = 500;
 const CARDS_SHOWN = 10; // the route's LIMIT
 const FORBIDDEN_BOARD = BOARDS; // cards, no members: the guard must refuse it
-const randomUser = () => 1 + Math.floor(Math.random() * USERS);
 const isObject = (x) => x !== null && typeof x === 'object' && !Array.isArray(x);
 const sameText = (p, res) => isObject(res) && res.text === p.text && Object.keys(res).length === 1;
 const randomMemberBoard = () => 1 + Math.floor(Math.random() * MEMBER_BOARDS);
@@ -49,7 +46,6 @@ const boardCards = (p, res) => {
   }
   return true;
 };
-const userRow = (p, res) => isObject(res) && res.id === p.id && res.name === `user${p.id}` && res.email === `user${p.id}@example.com` && Object.keys(res).length === 3;
 
 /**
  * Each scenario: the event the load clients emit, a payload per request, a check of
@@ -244,7 +240,7 @@ function cleanup() {
       }
     }
     if (sqliteFile) {
-      for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(sqliteFile + suffix, { force: true });
+      removeSqliteFile(sqliteFile);
       log(`removed ${sqliteFile}`);
     }
   })();
@@ -279,266 +275,25 @@ function log(line) {
 }
 // ---------------------------------------------------------------- database
 
-async function createDatabase() {
-  const name = `sockey_bench_${randomBytes(5).toString('hex')}`;
-  const rootUrl = new URL(opts.rootUrl);
-  rootUrl.pathname = '/';
-  const conn = await mysql.createConnection({ uri: rootUrl.toString(), connectTimeout: 5000 });
-  try {
-    await conn.query(`CREATE DATABASE \`${name}\``);
-    database = {
-      name,
-      async drop() {
-        const c = await mysql.createConnection({ uri: rootUrl.toString(), connectTimeout: 5000 });
-        try {
-          await c.query(`DROP DATABASE IF EXISTS \`${name}\``);
-        } finally {
-          await c.end();
-        }
-      },
-    };
-    await conn.query(`USE \`${name}\``);
-    await conn.query(`CREATE TABLE bench_users (
-      id INT UNSIGNED NOT NULL PRIMARY KEY,
-      name VARCHAR(64) NOT NULL,
-      email VARCHAR(128) NOT NULL
-    ) ENGINE=InnoDB`);
-    await conn.query(`CREATE TABLE bench_events (
-      id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
-      user_id INT UNSIGNED NOT NULL,
-      body VARCHAR(255) NOT NULL
-    ) ENGINE=InnoDB`);
-    await conn.query(`CREATE TABLE cards (
-      id INT UNSIGNED NOT NULL PRIMARY KEY,
-      board_id INT UNSIGNED NOT NULL,
-      title VARCHAR(100) NOT NULL,
-      KEY cards_board (board_id, id)
-    ) ENGINE=InnoDB`);
-    await conn.query(`CREATE TABLE members (
-      board_id INT UNSIGNED NOT NULL,
-      user_id INT UNSIGNED NOT NULL,
-      PRIMARY KEY (board_id, user_id)
-    ) ENGINE=InnoDB`);
-    for (let start = 1; start <= USERS; start += 1000) {
-      const rows = [];
-      for (let id = start; id < start + 1000 && id <= USERS; id++) rows.push([id, `user${id}`, `user${id}@example.com`]);
-      await conn.query('INSERT INTO bench_users (id, name, email) VALUES ?', [rows]);
-    }
-    const cards = allCards();
-    for (let start = 0; start < cards.length; start += 1000) await conn.query('INSERT INTO cards (id, board_id, title) VALUES ?', [cards.slice(start, start + 1000)]);
-    const [[{ n }]] = await conn.query('SELECT COUNT(*) AS n FROM bench_users');
-    if (Number(n) !== USERS) throw new Error(`bench_users has ${n} rows, expected ${USERS}`);
-  } finally {
-    await conn.end();
-  }
-  const url = new URL(opts.rootUrl);
-  url.pathname = `/${name}`;
-  return { name, url: url.toString() };
-}
-
-/** [id, board_id, title] of every card of the guarded scenarios. */
-function allCards() {
-  const rows = [];
-  for (let board = 1; board <= BOARDS; board++) for (let k = 1; k <= CARDS_PER_BOARD; k++) rows.push([(board - 1) * CARDS_PER_BOARD + k, board, `board ${board} card ${k}`]);
-  return rows;
-}
-
-/** A temp SQLite file with the same bench_users and cards rows (and an empty members), for sqlite.get and guarded.sqlite. */
-function createSqlite() {
-  const file = path.join(os.tmpdir(), `sockey_bench_${randomBytes(5).toString('hex')}.db`);
-  sqliteFile = file;
-  const db = new Database(file);
-  try {
-    db.pragma('journal_mode = WAL');
-    db.exec('CREATE TABLE bench_users (id INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL)');
-    db.exec('CREATE TABLE cards (id INTEGER NOT NULL PRIMARY KEY, board_id INTEGER NOT NULL, title TEXT NOT NULL)');
-    db.exec('CREATE INDEX cards_board ON cards (board_id, id)');
-    db.exec('CREATE TABLE members (board_id INTEGER NOT NULL, user_id INTEGER NOT NULL, PRIMARY KEY (board_id, user_id)) WITHOUT ROWID');
-    const insert = db.prepare('INSERT INTO bench_users (id, name, email) VALUES (?, ?, ?)');
-    const insertCard = db.prepare('INSERT INTO cards (id, board_id, title) VALUES (?, ?, ?)');
-    db.transaction(() => {
-      for (let id = 1; id <= USERS; id++) insert.run(id, `user${id}`, `user${id}@example.com`);
-      for (const card of allCards()) insertCard.run(...card);
-    })();
-    const { n } = db.prepare('SELECT COUNT(*) AS n FROM bench_users').get();
-    if (n !== USERS) throw new Error(`bench_users (sqlite) has ${n} rows, expected ${USERS}`);
-  } finally {
-    db.close();
-  }
-  return file;
-}
+/** The MariaDB database of the run (bench/db.js), dropped by cleanup(). */
+const createDatabase = () => createMariaDb(opts.rootUrl, (db) => (database = db));
+/** The SQLite file of sqlite.get and guarded.sqlite (bench/db.js), removed by cleanup(). */
+const createSqlite = () => createSqliteFile((file) => (sqliteFile = file));
 
 // ---------------------------------------------------------------- servers
 
-/**
- * Starts a server child and resolves with its port once `ready(line, stream)`
- * returns one. Its output is kept; warnings and errors are printed as they come.
- */
-function startServer(label, args, env, ready, isProblem) {
-  const child = spawn(process.execPath, [...nodeArgs, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const tail = [];
-  const problems = [];
-  let done = false;
-  let resolveExit;
-  const handle = {
-    label,
-    pid: child.pid,
-    problems,
-    problemCount: 0,
-    exited: new Promise((r) => (resolveExit = r)),
-    stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      setTimeout(() => {
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      }, 3000).unref();
-    },
-  };
-  children.add(handle);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => finish(new Error(`${label} did not start within ${START_MS / 1000} s`)), START_MS);
-    function finish(err, port) {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      if (err) reject(new Error(`${err.message}\n--- ${label} output ---\n${tail.join('\n')}`));
-      else resolve(Object.assign(handle, { port }));
-    }
-    const lines = (stream, name) => {
-      let buf = '';
-      stream.setEncoding('utf8');
-      stream.on('data', (chunk) => {
-        buf += chunk;
-        let nl;
-        while ((nl = buf.indexOf('\n')) !== -1) {
-          const line = buf.slice(0, nl);
-          buf = buf.slice(nl + 1);
-          tail.push(line);
-          if (tail.length > 50) tail.shift();
-          if (!done) {
-            const port = ready(line, name);
-            if (port) finish(undefined, port);
-          } else if (isProblem(line, name)) {
-            handle.problemCount++;
-            if (problems.length < 100) problems.push(line);
-            if (handle.problemCount <= 10) log(`  [${label}] ${line}`);
-            else if (handle.problemCount === 11) log(`  [${label}] (more output of ${label} is counted, not printed)`);
-          }
-        }
-      });
-    };
-    lines(child.stdout, 'stdout');
-    lines(child.stderr, 'stderr');
-    child.on('error', (e) => finish(e));
-    child.on('exit', (code, signal) => {
-      children.delete(handle);
-      resolveExit();
-      if (!done) finish(new Error(`${label} exited (${signal ?? code}) before listening`));
-      else if (!cleaning) void bail(1, `${label} exited unexpectedly (${signal ?? code})\n${tail.join('\n')}`);
-    });
-  });
-}
-
-function parseJson(line) {
-  try {
-    return JSON.parse(line);
-  } catch {
-    return undefined;
-  }
-}
-
-function startSockey(label, manifest, env) {
-  return startServer(
-    label,
-    [sockeyBin, 'serve', path.join(here, manifest), '--port', '0', '--host', '127.0.0.1', '--log', 'json'],
-    { ...env, SOCKEY_LOG_LEVEL: 'info' },
-    (line, stream) => {
-      if (stream !== 'stderr') return undefined;
-      const m = /^sockey listening on http:\/\/[^\s]+:(\d+) \(/.exec(parseJson(line)?.msg ?? '');
-      return m ? Number(m[1]) : undefined;
-    },
-    (line) => {
-      const rec = parseJson(line);
-      return !rec || typeof rec.level !== 'number' || rec.level >= 40; // warn and above, or not JSON
-    },
-  );
-}
-
-function startHandwritten(label, args, env) {
-  return startServer(
-    label,
-    [path.join(here, 'handwritten.js'), '--port', '0', '--host', '127.0.0.1', ...args],
-    env,
-    (line, stream) => {
-      const m = stream === 'stdout' ? /^listening on (\d+)$/.exec(line) : null;
-      return m ? Number(m[1]) : undefined;
-    },
-    (_line, stream) => stream === 'stderr',
-  );
-}
-
-/** CPU time (user + system, ms) a process has used so far; undefined off Linux. */
-function cpuMs(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
-  } catch {
-    return undefined;
-  }
-}
-const CLK_TCK = 100; // sysconf(_SC_CLK_TCK) on Linux
-
-/** Busy and stolen CPU of the whole machine (ms, all cores); undefined off Linux. */
-function machineCpuMs() {
-  try {
-    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    // user nice system idle iowait irq softirq steal. irq/softirq time (the loopback
-    // network, mostly) is not charged to any process, so it is kept apart from busy.
-    const ms = (n) => ((n ?? 0) * 1000) / CLK_TCK;
-    return { busy: ms(f[0] + f[1] + f[2]), irq: ms(f[5] + f[6]), steal: ms(f[7]) };
-  } catch {
-    return undefined;
-  }
-}
-
-/** CPU ms of every process on the machine by pid, with its name (for naming the "other" load). */
-function allProcessesCpu() {
-  const out = new Map();
-  try {
-    for (const pid of readdirSync('/proc')) {
-      if (!/^\d+$/.test(pid)) continue;
-      try {
-        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-        const close = stat.lastIndexOf(')');
-        const fields = stat.slice(close + 2).split(' ');
-        out.set(pid, { name: stat.slice(stat.indexOf('(') + 1, close), ms: ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK });
-      } catch {
-        // gone
-      }
-    }
-  } catch {
-    // no /proc
-  }
-  return out;
-}
-
-/** The database server's pid when it runs on this machine (for the "other load" figure). */
-function findDatabasePid() {
-  try {
-    for (const pid of readdirSync('/proc')) {
-      if (!/^\d+$/.test(pid)) continue;
-      try {
-        const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-        if (comm === 'mariadbd' || comm === 'mysqld') return Number(pid);
-      } catch {
-        // gone
-      }
-    }
-  } catch {
-    // no /proc
-  }
-  return undefined;
-}
+const starter = serverStarter({
+  cwd: root,
+  nodeArgs,
+  startMs: START_MS,
+  log,
+  registry: children,
+  onExit: (handle, how, tail) => {
+    if (!cleaning) void bail(1, `${handle.label} exited unexpectedly (${how})\n${tail.join('\n')}`);
+  },
+});
+const startSockey = (label, manifest, env) => starter.sockey(label, sockeyBin, path.join(here, manifest), env);
+const startHandwritten = (label, args, env) => starter.handwritten(label, args, env);
 
 /**
  * CPU counters at one instant: each server, this process (the load generator),
