@@ -154,6 +154,27 @@ describe('sockey serve --workers', { timeout: TEST_MS, retry: 1 }, () => {
     expect(await page.text()).toMatch(/<html/i);
   });
 
+  it('every websocket client connects: the primary stops reading a connection before it hands it to a worker (its first frame was lost)', async () => {
+    const s = await start(app().dir);
+    const stuck: string[] = [];
+    const connectOne = (i: number) =>
+      new Promise<void>((resolve) => {
+        const socket = connect(s.url, { transports: ['websocket'], forceNew: true, reconnection: false });
+        const timer = setTimeout(() => {
+          stuck.push(`client ${i}: engine ${socket.io.engine?.id ?? 'not open'}`);
+          socket.disconnect();
+          resolve();
+        }, 5000);
+        socket.once('connect', () => {
+          clearTimeout(timer);
+          socket.disconnect();
+          resolve();
+        });
+      });
+    await Promise.all(Array.from({ length: 200 }, (_, i) => connectOne(i)));
+    expect(stuck).toEqual([]);
+  });
+
   it('with cluster: the workers share emits through Redis (the streams adapter, no cluster adapter)', async () => {
     const redis = redisPrefix();
     const a = app(MANIFEST.replace('auth:', `cluster: { redis: "${REDIS_URL}", prefix: ${redis.prefix} }\nauth:`));

@@ -1,5 +1,5 @@
 import cluster, { type Worker } from 'node:cluster';
-import { createServer, type Server as NetServer, type Socket } from 'node:net';
+import { createServer, Socket, type Server as NetServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Server as HttpServer } from 'node:http';
@@ -42,6 +42,23 @@ export function workerNumber(env: NodeJS.ProcessEnv = process.env): number | und
 /** A worker's logger: every line says which worker (a prefix in pretty lines, a `worker` field in JSON). */
 export function workerLogger(log: Logger, n: number, json: boolean): Logger {
   return json ? log.child({ worker: n }) : log.child({}, { msgPrefix: `[worker ${n}] ` });
+}
+
+/**
+ * sticky hands a connection to a worker with `worker.send(message, socket)`
+ * and keeps reading the socket until Node has passed it on; a chunk read in
+ * between (a websocket client's first frame, right after its upgrade) went to
+ * sticky's listener here and was lost, and that client never connected (about
+ * one websocket connection in ten under load). Reading stops before the hand-off.
+ */
+function handOffWithoutReading(worker: Worker): void {
+  const send = worker.send.bind(worker) as (...args: unknown[]) => boolean;
+  worker.send = ((message: unknown, handle?: unknown, ...rest: unknown[]) => {
+    if ((message as { type?: unknown } | null)?.type === 'sticky:connection' && handle instanceof Socket) {
+      (handle as Socket & { _handle?: { readStop?: () => void } })._handle?.readStop?.();
+    }
+    return send(message, handle, ...rest);
+  }) as Worker['send'];
 }
 
 /**
@@ -157,6 +174,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
     // sticky's least-connection balancing picks the worker with the fewest clients: one that is
     // still starting is never picked while another serves (it counts from 0 once ready).
     (worker as Worker & { clientsCount?: number }).clientsCount = Infinity;
+    handOffWithoutReading(worker);
     slot.worker = worker;
     slot.ready = false;
   };
