@@ -34,11 +34,22 @@ describe.each(['sqlite', 'mysql'] as const)('sql-tables on %s', (dialect) => {
   it('a write: its target and what is known of the rows it wrote', () => {
     expect(analyze('INSERT INTO cards (board_id, title) VALUES (?, ?), (7, ?)')).toEqual({
       kind: 'write',
-      targets: [{ table: 'cards', rows: [{ board_id: [{ index: 0 }], title: [{ index: 1 }] }, { board_id: [{ value: '7' }], title: [{ index: 2 }] }] }],
+      targets: [
+        {
+          table: 'cards',
+          rows: [
+            { board_id: [{ index: 0 }], title: [{ index: 1 }] },
+            { board_id: [{ value: '7' }], title: [{ index: 2 }] },
+          ],
+        },
+      ],
     });
     expect(analyze('DELETE FROM main.cards WHERE id = ? AND board_id = ?')).toEqual({ kind: 'write', targets: [{ table: 'cards', rows: [{ id: [{ index: 0 }], board_id: [{ index: 1 }] }] }] });
     // A key the UPDATE moves has both values; one it sets without knowing the old one is unknown.
-    expect(analyze('UPDATE cards SET board_id = ? WHERE id = ? AND board_id = ?')).toEqual({ kind: 'write', targets: [{ table: 'cards', rows: [{ id: [{ index: 1 }], board_id: [{ index: 2 }, { index: 0 }] }] }] });
+    expect(analyze('UPDATE cards SET board_id = ? WHERE id = ? AND board_id = ?')).toEqual({
+      kind: 'write',
+      targets: [{ table: 'cards', rows: [{ id: [{ index: 1 }], board_id: [{ index: 2 }, { index: 0 }] }] }],
+    });
     expect(analyze('UPDATE cards SET board_id = ? WHERE id = ?')).toEqual({ kind: 'write', targets: [{ table: 'cards', rows: [{ id: [{ index: 1 }] }] }] });
     expect(analyze('UPDATE cards SET board_id = board_id + 1 WHERE board_id = ?')).toEqual({ kind: 'write', targets: [{ table: 'cards', rows: [{}] }] });
     // Rows not in the text: nothing known of them.
