@@ -10,19 +10,35 @@
 // Everything is on 127.0.0.1. A random MariaDB database and a temp SQLite file are
 // created for the run and removed at the end (also on error, Ctrl-C and the overall
 // time limit). See bench/README.md.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
-import { io as connect } from 'socket.io-client';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '..');
+import {
+  allProcessesCpu,
+  CONNECT_MS,
+  cpuMs,
+  createDatabase as createMysqlDatabase,
+  findDatabasePid,
+  fmt,
+  here,
+  listeningReady,
+  log,
+  machineCpuMs,
+  mean,
+  median,
+  openSockets,
+  percentile,
+  root,
+  serverChildren,
+  sockeyProblem,
+  sockeyReady,
+  START_MS,
+  stderrProblem,
+} from './common.js';
 
 // ---------------------------------------------------------------- scenarios
 
@@ -220,21 +236,18 @@ const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean
 const sockeyBin = path.resolve(process.env.BENCH_SOCKEY_BIN ?? path.join(root, 'bin/sockey.js'));
 
 const DRAIN_MS = 5_000; // after a round: how long in-flight requests (and room deliveries) may still take
-const START_MS = 20_000; // a server must listen within this
-const CONNECT_MS = 10_000; // all sockets must connect within this
 const SETUP_MS = 30_000; // a scenario's setup (sign-ins, listeners joining) must finish within this
 
 // ---------------------------------------------------------------- cleanup
 
-const children = new Set();
+const children = serverChildren({ nodeArgs, onUnexpectedExit: (why) => void bail(1, why) });
 let database; // { name, drop() }
 let sqliteFile; // the temp SQLite file, removed at the end
 let cleaning;
 
 function cleanup() {
   cleaning ??= (async () => {
-    for (const child of children) child.stop();
-    await Promise.all([...children].map((c) => c.exited));
+    await children.stopAll();
     if (database) {
       try {
         await database.drop();
@@ -274,66 +287,45 @@ const budgetMs =
   60_000;
 setTimeout(() => void bail(1, `the benchmark did not finish within ${Math.round(budgetMs / 1000)} s: aborted`), budgetMs).unref();
 
-function log(line) {
-  process.stdout.write(line + '\n');
-}
 // ---------------------------------------------------------------- database
 
 async function createDatabase() {
-  const name = `sockey_bench_${randomBytes(5).toString('hex')}`;
-  const rootUrl = new URL(opts.rootUrl);
-  rootUrl.pathname = '/';
-  const conn = await mysql.createConnection({ uri: rootUrl.toString(), connectTimeout: 5000 });
-  try {
-    await conn.query(`CREATE DATABASE \`${name}\``);
-    database = {
-      name,
-      async drop() {
-        const c = await mysql.createConnection({ uri: rootUrl.toString(), connectTimeout: 5000 });
-        try {
-          await c.query(`DROP DATABASE IF EXISTS \`${name}\``);
-        } finally {
-          await c.end();
-        }
-      },
-    };
-    await conn.query(`USE \`${name}\``);
-    await conn.query(`CREATE TABLE bench_users (
-      id INT UNSIGNED NOT NULL PRIMARY KEY,
-      name VARCHAR(64) NOT NULL,
-      email VARCHAR(128) NOT NULL
-    ) ENGINE=InnoDB`);
-    await conn.query(`CREATE TABLE bench_events (
-      id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
-      user_id INT UNSIGNED NOT NULL,
-      body VARCHAR(255) NOT NULL
-    ) ENGINE=InnoDB`);
-    await conn.query(`CREATE TABLE cards (
-      id INT UNSIGNED NOT NULL PRIMARY KEY,
-      board_id INT UNSIGNED NOT NULL,
-      title VARCHAR(100) NOT NULL,
-      KEY cards_board (board_id, id)
-    ) ENGINE=InnoDB`);
-    await conn.query(`CREATE TABLE members (
-      board_id INT UNSIGNED NOT NULL,
-      user_id INT UNSIGNED NOT NULL,
-      PRIMARY KEY (board_id, user_id)
-    ) ENGINE=InnoDB`);
-    for (let start = 1; start <= USERS; start += 1000) {
-      const rows = [];
-      for (let id = start; id < start + 1000 && id <= USERS; id++) rows.push([id, `user${id}`, `user${id}@example.com`]);
-      await conn.query('INSERT INTO bench_users (id, name, email) VALUES ?', [rows]);
-    }
-    const cards = allCards();
-    for (let start = 0; start < cards.length; start += 1000) await conn.query('INSERT INTO cards (id, board_id, title) VALUES ?', [cards.slice(start, start + 1000)]);
-    const [[{ n }]] = await conn.query('SELECT COUNT(*) AS n FROM bench_users');
-    if (Number(n) !== USERS) throw new Error(`bench_users has ${n} rows, expected ${USERS}`);
-  } finally {
-    await conn.end();
-  }
-  const url = new URL(opts.rootUrl);
-  url.pathname = `/${name}`;
-  return { name, url: url.toString() };
+  const db = await createMysqlDatabase(opts.rootUrl, {
+    created: (d) => (database = d),
+    schema: async (conn) => {
+      await conn.query(`CREATE TABLE bench_users (
+        id INT UNSIGNED NOT NULL PRIMARY KEY,
+        name VARCHAR(64) NOT NULL,
+        email VARCHAR(128) NOT NULL
+      ) ENGINE=InnoDB`);
+      await conn.query(`CREATE TABLE bench_events (
+        id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+        user_id INT UNSIGNED NOT NULL,
+        body VARCHAR(255) NOT NULL
+      ) ENGINE=InnoDB`);
+      await conn.query(`CREATE TABLE cards (
+        id INT UNSIGNED NOT NULL PRIMARY KEY,
+        board_id INT UNSIGNED NOT NULL,
+        title VARCHAR(100) NOT NULL,
+        KEY cards_board (board_id, id)
+      ) ENGINE=InnoDB`);
+      await conn.query(`CREATE TABLE members (
+        board_id INT UNSIGNED NOT NULL,
+        user_id INT UNSIGNED NOT NULL,
+        PRIMARY KEY (board_id, user_id)
+      ) ENGINE=InnoDB`);
+      for (let start = 1; start <= USERS; start += 1000) {
+        const rows = [];
+        for (let id = start; id < start + 1000 && id <= USERS; id++) rows.push([id, `user${id}`, `user${id}@example.com`]);
+        await conn.query('INSERT INTO bench_users (id, name, email) VALUES ?', [rows]);
+      }
+      const cards = allCards();
+      for (let start = 0; start < cards.length; start += 1000) await conn.query('INSERT INTO cards (id, board_id, title) VALUES ?', [cards.slice(start, start + 1000)]);
+      const [[{ n }]] = await conn.query('SELECT COUNT(*) AS n FROM bench_users');
+      if (Number(n) !== USERS) throw new Error(`bench_users has ${n} rows, expected ${USERS}`);
+    },
+  });
+  return { name: db.name, url: db.url };
 }
 
 /** [id, board_id, title] of every card of the guarded scenarios. */
@@ -370,174 +362,18 @@ function createSqlite() {
 
 // ---------------------------------------------------------------- servers
 
-/**
- * Starts a server child and resolves with its port once `ready(line, stream)`
- * returns one. Its output is kept; warnings and errors are printed as they come.
- */
-function startServer(label, args, env, ready, isProblem) {
-  const child = spawn(process.execPath, [...nodeArgs, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const tail = [];
-  const problems = [];
-  let done = false;
-  let resolveExit;
-  const handle = {
-    label,
-    pid: child.pid,
-    problems,
-    problemCount: 0,
-    exited: new Promise((r) => (resolveExit = r)),
-    stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      setTimeout(() => {
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      }, 3000).unref();
-    },
-  };
-  children.add(handle);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => finish(new Error(`${label} did not start within ${START_MS / 1000} s`)), START_MS);
-    function finish(err, port) {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      if (err) reject(new Error(`${err.message}\n--- ${label} output ---\n${tail.join('\n')}`));
-      else resolve(Object.assign(handle, { port }));
-    }
-    const lines = (stream, name) => {
-      let buf = '';
-      stream.setEncoding('utf8');
-      stream.on('data', (chunk) => {
-        buf += chunk;
-        let nl;
-        while ((nl = buf.indexOf('\n')) !== -1) {
-          const line = buf.slice(0, nl);
-          buf = buf.slice(nl + 1);
-          tail.push(line);
-          if (tail.length > 50) tail.shift();
-          if (!done) {
-            const port = ready(line, name);
-            if (port) finish(undefined, port);
-          } else if (isProblem(line, name)) {
-            handle.problemCount++;
-            if (problems.length < 100) problems.push(line);
-            if (handle.problemCount <= 10) log(`  [${label}] ${line}`);
-            else if (handle.problemCount === 11) log(`  [${label}] (more output of ${label} is counted, not printed)`);
-          }
-        }
-      });
-    };
-    lines(child.stdout, 'stdout');
-    lines(child.stderr, 'stderr');
-    child.on('error', (e) => finish(e));
-    child.on('exit', (code, signal) => {
-      children.delete(handle);
-      resolveExit();
-      if (!done) finish(new Error(`${label} exited (${signal ?? code}) before listening`));
-      else if (!cleaning) void bail(1, `${label} exited unexpectedly (${signal ?? code})\n${tail.join('\n')}`);
-    });
-  });
-}
-
-function parseJson(line) {
-  try {
-    return JSON.parse(line);
-  } catch {
-    return undefined;
-  }
-}
-
 function startSockey(label, manifest, env) {
-  return startServer(
+  return children.start(
     label,
     [sockeyBin, 'serve', path.join(here, manifest), '--port', '0', '--host', '127.0.0.1', '--log', 'json'],
     { ...env, SOCKEY_LOG_LEVEL: 'info' },
-    (line, stream) => {
-      if (stream !== 'stderr') return undefined;
-      const m = /^sockey listening on http:\/\/[^\s]+:(\d+) \(/.exec(parseJson(line)?.msg ?? '');
-      return m ? Number(m[1]) : undefined;
-    },
-    (line) => {
-      const rec = parseJson(line);
-      return !rec || typeof rec.level !== 'number' || rec.level >= 40; // warn and above, or not JSON
-    },
+    sockeyReady,
+    sockeyProblem,
   );
 }
 
 function startHandwritten(label, args, env) {
-  return startServer(
-    label,
-    [path.join(here, 'handwritten.js'), '--port', '0', '--host', '127.0.0.1', ...args],
-    env,
-    (line, stream) => {
-      const m = stream === 'stdout' ? /^listening on (\d+)$/.exec(line) : null;
-      return m ? Number(m[1]) : undefined;
-    },
-    (_line, stream) => stream === 'stderr',
-  );
-}
-
-/** CPU time (user + system, ms) a process has used so far; undefined off Linux. */
-function cpuMs(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
-  } catch {
-    return undefined;
-  }
-}
-const CLK_TCK = 100; // sysconf(_SC_CLK_TCK) on Linux
-
-/** Busy and stolen CPU of the whole machine (ms, all cores); undefined off Linux. */
-function machineCpuMs() {
-  try {
-    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    // user nice system idle iowait irq softirq steal. irq/softirq time (the loopback
-    // network, mostly) is not charged to any process, so it is kept apart from busy.
-    const ms = (n) => ((n ?? 0) * 1000) / CLK_TCK;
-    return { busy: ms(f[0] + f[1] + f[2]), irq: ms(f[5] + f[6]), steal: ms(f[7]) };
-  } catch {
-    return undefined;
-  }
-}
-
-/** CPU ms of every process on the machine by pid, with its name (for naming the "other" load). */
-function allProcessesCpu() {
-  const out = new Map();
-  try {
-    for (const pid of readdirSync('/proc')) {
-      if (!/^\d+$/.test(pid)) continue;
-      try {
-        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-        const close = stat.lastIndexOf(')');
-        const fields = stat.slice(close + 2).split(' ');
-        out.set(pid, { name: stat.slice(stat.indexOf('(') + 1, close), ms: ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK });
-      } catch {
-        // gone
-      }
-    }
-  } catch {
-    // no /proc
-  }
-  return out;
-}
-
-/** The database server's pid when it runs on this machine (for the "other load" figure). */
-function findDatabasePid() {
-  try {
-    for (const pid of readdirSync('/proc')) {
-      if (!/^\d+$/.test(pid)) continue;
-      try {
-        const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-        if (comm === 'mariadbd' || comm === 'mysqld') return Number(pid);
-      } catch {
-        // gone
-      }
-    }
-  } catch {
-    // no /proc
-  }
-  return undefined;
+  return children.start(label, [path.join(here, 'handwritten.js'), '--port', '0', '--host', '127.0.0.1', ...args], env, listeningReady, stderrProblem);
 }
 
 /**
@@ -614,28 +450,6 @@ async function waitForQuiet(servers) {
 }
 
 // ---------------------------------------------------------------- load
-
-/** N sockets to one server, all connected, websocket only, one connection each. */
-async function openSockets(port, n) {
-  const url = `http://127.0.0.1:${port}`;
-  const sockets = [];
-  try {
-    await Promise.all(
-      Array.from({ length: n }, () => {
-        const socket = connect(url, { transports: ['websocket'], forceNew: true, reconnection: false, timeout: CONNECT_MS });
-        sockets.push(socket);
-        return new Promise((resolve, reject) => {
-          socket.once('connect', resolve);
-          socket.once('connect_error', (e) => reject(new Error(`cannot connect to ${url}: ${e.message}`)));
-        });
-      }),
-    );
-  } catch (e) {
-    for (const s of sockets) s.disconnect();
-    throw e;
-  }
-  return sockets;
-}
 
 /** One emit with an ack, for setup steps (not measured). */
 function request(socket, event, payload) {
@@ -876,19 +690,6 @@ async function runRound(st, scenario, servers) {
     errorCount: [...errors.values()].reduce((a, e) => a + e.count, 0),
   };
 }
-
-function percentile(values, q) {
-  if (values.length === 0) return NaN;
-  const sorted = Float64Array.from(values).sort();
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
-}
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const fmt = (n, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : '-');
 
 // ---------------------------------------------------------------- main
 
