@@ -49,7 +49,13 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 24).join('\n').replace(/^\/\/ ?/gm, ''));
+  console.log(
+    readFileSync(fileURLToPath(import.meta.url), 'utf8')
+      .split('\n')
+      .slice(1, 24)
+      .join('\n')
+      .replace(/^\/\/ ?/gm, ''),
+  );
   process.exit(0);
 }
 const num = (name) => {
@@ -336,7 +342,11 @@ const f = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
 const int = (x) => Math.round(x).toLocaleString('en-US');
 
 async function main() {
-  log(`cluster bench: ${RECEIVERS} receivers, window ${WINDOW}, ${ROUNDS} x ${DURATION_MS / 1000} s rounds (+${WARMUP_MS / 1000} s warm-up), Redis ${values.redis}, prefix ${prefix}; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} (the load generator and every server share this machine's cores)`);
+  log(
+    `cluster bench: ${RECEIVERS} receivers, window ${WINDOW}, ${ROUNDS} x ${DURATION_MS / 1000} s rounds (+${WARMUP_MS / 1000} s warm-up), Redis ${values.redis}, prefix ${prefix}; load average ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')} (the load generator and every server share this machine's cores)`,
+  );
   const configs = [
     { name: 'sockey-1', what: 'one sockey node, no cluster:', nodes: [await sockeyNode('sockey-1', 'single.yaml')] },
     { name: 'sockey-2', what: 'two sockey nodes, cluster: (streams adapter)', nodes: [await sockeyNode('sockey-2a', 'cluster.yaml'), await sockeyNode('sockey-2b', 'cluster.yaml')] },
@@ -370,11 +380,22 @@ async function main() {
     const off = configs[0].nodes[0];
     const on = configs[1].nodes[0];
     for (let r = 1; r <= ROUNDS; r++) {
-      const pair = r % 2 ? [['off', off], ['on', on]] : [['on', on], ['off', off]];
+      const pair =
+        r % 2
+          ? [
+              ['off', off],
+              ['on', on],
+            ]
+          : [
+              ['on', on],
+              ['off', off],
+            ];
       for (const [k, node] of pair) {
         const res = await echoRound(node);
         echo[k].push(res);
-        log(`echo   cluster ${k.padEnd(3)}   round ${r}: ${int(res.rate).padStart(8)} msg/s  server ${f(res.usPerMsg, 1)} us/msg${res.errors ? `  ERRORS ${res.errors}` : ''}  load ${loadavg()[0].toFixed(1)}`);
+        log(
+          `echo   cluster ${k.padEnd(3)}   round ${r}: ${int(res.rate).padStart(8)} msg/s  server ${f(res.usPerMsg, 1)} us/msg${res.errors ? `  ERRORS ${res.errors}` : ''}  load ${loadavg()[0].toFixed(1)}`,
+        );
       }
     }
   }
@@ -400,7 +421,9 @@ async function main() {
     log(
       `pubsub-2 / streams-2 (hand-written): deliveries/s ${ratio(sum['pubsub-2'].rate, sum['streams-2'].rate)}, cross-node p50 ${ratio(sum['pubsub-2'].crossP50, sum['streams-2'].crossP50)}, p99 ${ratio(sum['pubsub-2'].crossP99, sum['streams-2'].crossP99)}, same-node p50 ${ratio(sum['pubsub-2'].sameP50, sum['streams-2'].sameP50)}`,
     );
-    log(`sockey-2 / streams-2 (sockey over the same adapter by hand): deliveries/s ${ratio(sum['sockey-2'].rate, sum['streams-2'].rate)}, cross-node p50 ${ratio(sum['sockey-2'].crossP50, sum['streams-2'].crossP50)}`);
+    log(
+      `sockey-2 / streams-2 (sockey over the same adapter by hand): deliveries/s ${ratio(sum['sockey-2'].rate, sum['streams-2'].rate)}, cross-node p50 ${ratio(sum['sockey-2'].crossP50, sum['streams-2'].crossP50)}`,
+    );
   }
   if (SCENARIOS.has('echo')) {
     const pairs = echo.on.map((x, i) => x.rate / echo.off[i].rate);

@@ -59,7 +59,10 @@ function packageOf(url) {
 }
 
 function shortUrl(url) {
-  return url.replace(/^file:\/\//, '').replace(/.*node_modules\//, '').replace(root + '/', '');
+  return url
+    .replace(/^file:\/\//, '')
+    .replace(/.*node_modules\//, '')
+    .replace(root + '/', '');
 }
 
 /** Self µs by package and by function inside the windows; the busy total. */
@@ -128,8 +131,12 @@ for (const [name, r] of Object.entries(run.results)) {
   const h = sides['hand-written'];
   const per = (side, us) => us / side.completed;
   process.stdout.write(`\n== ${name}: µs of main-thread CPU per request, measured windows only (sockey ${s.completed} requests, hand-written ${h.completed})\n`);
-  process.stdout.write(`   profiled busy time ${fmt(per(s, s.busy))} vs ${fmt(per(h, h.busy))} µs/request; /proc CPU of the process (all threads, user+sys) ${fmt((1000 * s.cpuMs) / s.completed)} vs ${fmt((1000 * h.cpuMs) / h.completed)}\n\n`);
-  const cats = [...new Set([...s.byCategory.keys(), ...h.byCategory.keys()])].sort((a, b) => (s.byCategory.get(b) ?? 0) + (h.byCategory.get(b) ?? 0) - (s.byCategory.get(a) ?? 0) - (h.byCategory.get(a) ?? 0));
+  process.stdout.write(
+    `   profiled busy time ${fmt(per(s, s.busy))} vs ${fmt(per(h, h.busy))} µs/request; /proc CPU of the process (all threads, user+sys) ${fmt((1000 * s.cpuMs) / s.completed)} vs ${fmt((1000 * h.cpuMs) / h.completed)}\n\n`,
+  );
+  const cats = [...new Set([...s.byCategory.keys(), ...h.byCategory.keys()])].sort(
+    (a, b) => (s.byCategory.get(b) ?? 0) + (h.byCategory.get(b) ?? 0) - (s.byCategory.get(a) ?? 0) - (h.byCategory.get(a) ?? 0),
+  );
   process.stdout.write(`   ${'package / module'.padEnd(44)} ${'sockey'.padStart(8)} ${'hand'.padStart(8)} ${'diff'.padStart(8)}\n`);
   for (const c of cats) {
     const a = per(s, s.byCategory.get(c) ?? 0);
@@ -137,8 +144,13 @@ for (const [name, r] of Object.entries(run.results)) {
     if (a < 0.05 && b < 0.05) continue;
     process.stdout.write(`   ${c.padEnd(44)} ${fmt(a).padStart(8)} ${fmt(b).padStart(8)} ${(a - b >= 0 ? '+' : '') + fmt(a - b).padStart(7)}\n`);
   }
-  process.stdout.write(`   ${'total'.padEnd(44)} ${fmt(per(s, s.busy)).padStart(8)} ${fmt(per(h, h.busy)).padStart(8)} ${(s.busy / s.completed - h.busy / h.completed >= 0 ? '+' : '') + fmt(per(s, s.busy) - per(h, h.busy)).padStart(7)}\n`);
-  for (const [role, side] of [['sockey', s], ['hand-written', h]]) {
+  process.stdout.write(
+    `   ${'total'.padEnd(44)} ${fmt(per(s, s.busy)).padStart(8)} ${fmt(per(h, h.busy)).padStart(8)} ${(s.busy / s.completed - h.busy / h.completed >= 0 ? '+' : '') + fmt(per(s, s.busy) - per(h, h.busy)).padStart(7)}\n`,
+  );
+  for (const [role, side] of [
+    ['sockey', s],
+    ['hand-written', h],
+  ]) {
     process.stdout.write(`\n   top ${top} functions (self), ${role}:\n`);
     for (const [k, v] of [...side.byFunction].sort((a, b) => b[1] - a[1]).slice(0, top)) process.stdout.write(`   ${fmt(per(side, v)).padStart(8)}  ${k}\n`);
   }

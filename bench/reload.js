@@ -145,7 +145,10 @@ function appDir(text) {
 
 async function startServer(dir) {
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, path.join(root, 'bin/sockey.js'), 'serve', 'sockey.yaml', '--port', '0', '--host', '127.0.0.1', '--log', 'json'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, path.join(root, 'bin/sockey.js'), 'serve', 'sockey.yaml', '--port', '0', '--host', '127.0.0.1', '--log', 'json'], {
+    cwd: dir,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   children.add(child);
   const logs = [];
   let partial = '';
@@ -253,14 +256,26 @@ async function editToLive(n) {
       const t1 = await untilVersion(s, version);
       times.push(t1 - t0);
       await sleep(20);
-      const line = server.logs.slice(before).map((l) => /^reloaded \(.*\) in (\d+) ms/.exec(String(l.msg))?.[1]).find(Boolean);
+      const line = server.logs
+        .slice(before)
+        .map((l) => /^reloaded \(.*\) in (\d+) ms/.exec(String(l.msg))?.[1])
+        .find(Boolean);
       if (line) serverMs.push(Number(line));
     }
     s.disconnect();
     sockets.delete(s);
     const sorted = sortNum(times);
     const sortedServer = sortNum(serverMs);
-    return { n, edits: times.length, median: quantile(sorted, 0.5), p90: quantile(sorted, 0.9), max: sorted.at(-1), min: sorted[0], serverMedian: quantile(sortedServer, 0.5), manifestKb: Buffer.byteLength(manifest(n, 0)) / 1024 };
+    return {
+      n,
+      edits: times.length,
+      median: quantile(sorted, 0.5),
+      p90: quantile(sorted, 0.9),
+      max: sorted.at(-1),
+      min: sorted[0],
+      serverMedian: quantile(sortedServer, 0.5),
+      manifestKb: Buffer.byteLength(manifest(n, 0)) / 1024,
+    };
   } finally {
     await server.stop();
   }
@@ -359,7 +374,11 @@ async function throughput(routes) {
       await untilVersion(clients[0], state.version);
     });
     const warm = Date.now() + 2000;
-    await Promise.all(clients.map(async (s) => { while (Date.now() < warm) await ack(s, 'ping', {}); }));
+    await Promise.all(
+      clients.map(async (s) => {
+        while (Date.now() < warm) await ack(s, 'ping', {});
+      }),
+    );
     const pairs = [];
     for (let i = 0; i < opts.rounds; i++) {
       let pair;
@@ -371,7 +390,9 @@ async function throughput(routes) {
         const b = await loadRound(server, clients, order[1], state, routes);
         pair = order[0] ? { reload: a, base: b } : { base: a, reload: b };
         const noisy = Math.max(a.others, b.others) > 0.25;
-        process.stderr.write(`  ${routes} routes, pair ${i + 1}${attempt ? ` (retry ${attempt})` : ''}: base ${fmt(pair.base.rate)}/s, reloading ${fmt(pair.reload.rate)}/s, ${pair.reload.reloads} reloads, others used ${fmt(a.others, 2)}/${fmt(b.others, 2)} cores${noisy && attempt < opts.retries ? ' - noisy, again' : ''}\n`);
+        process.stderr.write(
+          `  ${routes} routes, pair ${i + 1}${attempt ? ` (retry ${attempt})` : ''}: base ${fmt(pair.base.rate)}/s, reloading ${fmt(pair.reload.rate)}/s, ${pair.reload.reloads} reloads, others used ${fmt(a.others, 2)}/${fmt(b.others, 2)} cores${noisy && attempt < opts.retries ? ' - noisy, again' : ''}\n`,
+        );
         if (!noisy) break;
       }
       pairs.push({ ...pair, others: Math.max(pair.base.others, pair.reload.others) });
@@ -454,7 +475,10 @@ if (edit.length) {
   out.push('Edit-to-live (write -> first ack showing the new version)');
   out.push('| routes | manifest | edits | median ms | p90 ms | min ms | max ms | server rebuild (median, logged) | bar |');
   out.push('|---:|---:|---:|---:|---:|---:|---:|---:|---|');
-  for (const r of edit) out.push(`| ${r.n} | ${fmt(r.manifestKb, 0)} kB | ${r.edits} | ${fmt(r.median)} | ${fmt(r.p90)} | ${fmt(r.min)} | ${fmt(r.max)} | ${fmt(r.serverMedian)} ms | ${r.n >= 500 ? (r.median < 300 ? 'ok (< 300)' : 'MISSED (>= 300)') : ''} |`);
+  for (const r of edit)
+    out.push(
+      `| ${r.n} | ${fmt(r.manifestKb, 0)} kB | ${r.edits} | ${fmt(r.median)} | ${fmt(r.p90)} | ${fmt(r.min)} | ${fmt(r.max)} | ${fmt(r.serverMedian)} ms | ${r.n >= 500 ? (r.median < 300 ? 'ok (< 300)' : 'MISSED (>= 300)') : ''} |`,
+    );
   out.push('');
 }
 if (profile.length) {
@@ -466,11 +490,15 @@ if (profile.length) {
 for (const { routes, pairs } of loads) {
   out.push('');
   out.push(`Throughput, ${opts.clients} clients closed loop on "ping", ${opts.durationS} s per round, ${routes}-route manifest`);
-  out.push('| pair | no rewrites (calls/s) | rewrite every 1 s (calls/s) | reloads/rewrites | lost | rebuild share of the server\'s time | failed calls | p50 / p99 / max ms, no rewrites | p50 / p99 / max ms, rewriting | other processes (cores) |');
+  out.push(
+    "| pair | no rewrites (calls/s) | rewrite every 1 s (calls/s) | reloads/rewrites | lost | rebuild share of the server's time | failed calls | p50 / p99 / max ms, no rewrites | p50 / p99 / max ms, rewriting | other processes (cores) |",
+  );
   out.push('|---:|---:|---:|---:|---:|---:|---:|---|---|---:|');
   pairs.forEach((p, i) => {
     const lost = (1 - p.reload.rate / p.base.rate) * 100;
-    out.push(`| ${i + 1} | ${fmt(p.base.rate)} | ${fmt(p.reload.rate)} | ${p.reload.reloads}/${p.reload.rewrites} | ${fmt(lost, 1)} % | ${fmt(p.reload.blocked * 100, 1)} % | ${p.base.failed + p.reload.failed} | ${fmt(p.base.p50, 2)} / ${fmt(p.base.p99, 2)} / ${fmt(p.base.max, 0)} | ${fmt(p.reload.p50, 2)} / ${fmt(p.reload.p99, 2)} / ${fmt(p.reload.max, 0)} | ${fmt(p.others, 2)} |`);
+    out.push(
+      `| ${i + 1} | ${fmt(p.base.rate)} | ${fmt(p.reload.rate)} | ${p.reload.reloads}/${p.reload.rewrites} | ${fmt(lost, 1)} % | ${fmt(p.reload.blocked * 100, 1)} % | ${p.base.failed + p.reload.failed} | ${fmt(p.base.p50, 2)} / ${fmt(p.base.p99, 2)} / ${fmt(p.base.max, 0)} | ${fmt(p.reload.p50, 2)} / ${fmt(p.reload.p99, 2)} / ${fmt(p.reload.max, 0)} | ${fmt(p.others, 2)} |`,
+    );
   });
   const losses = pairs.map((p) => (1 - p.reload.rate / p.base.rate) * 100);
   const quiet = pairs.filter((p) => p.others < 0.25).map((p) => (1 - p.reload.rate / p.base.rate) * 100);
