@@ -60,6 +60,8 @@ export interface EmitPlan {
   /** The room template (to: room), checked before the action when it does not read `res`. */
   readonly room?: Template;
   readonly roomReadsRes?: boolean;
+  /** `emit.event` is set: the event is not the route's `<event>_data`. */
+  readonly renamed: boolean;
   readonly describe: string;
 }
 

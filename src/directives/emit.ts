@@ -35,7 +35,7 @@ export function compileEmit(raw: EmitTargetName | RawEmit | undefined, ctx: Dire
   }
   const eventTemplate = spec.event !== undefined ? compileStringTemplate(spec.event, ctx, [...at, 'event']) : undefined;
   const send = sender(spec.to, exceptSelf, room?.render, user, eventTemplate, ctx.event + ctx.settings.socket.data);
-  return Object.freeze({ to: spec.to, send, room: room?.render, roomReadsRes: room?.readsRes, describe });
+  return Object.freeze({ to: spec.to, send, room: room?.render, roomReadsRes: room?.readsRes, renamed: spec.event !== undefined, describe });
 }
 
 function sender(to: EmitPlan['to'], exceptSelf: boolean, room: Template | undefined, user: Template | undefined, event: Template | undefined, dataEvent: string): Send {

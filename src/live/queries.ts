@@ -338,24 +338,31 @@ export class LiveQueries {
     const previous = group.hash;
     group.hash = hash;
     let sent = 0;
-    let envelope: unknown;
     let rows: Rows | undefined;
     if (plan.diff) group.rows = rows = rowsByKey(res, plan.diff);
+    // The whole result on the route's own event: one packet, encoded once, to every socket that needs it.
+    const together: string[] | undefined = plan.diff || group.route.emit.renamed ? undefined : [];
     for (const sub of group.subscribers.values()) {
       if (sub.sent === hash) continue;
-      let body: unknown;
-      if (plan.diff) {
-        const base = sub.base ?? (sub.sent === previous ? before : undefined);
-        sub.base = undefined;
-        body = diffOf(base, rows!);
-      } else {
-        body = envelope ??= dataEnvelope(res);
-      }
+      const hadPrevious = sub.sent === previous;
       sub.sent = hash;
-      const call = this.callFor(group, sub.user, sub);
-      group.route.emit.send(call, res, plan.diff ? dataEnvelope(body) : body);
       sent++;
+      if (together) {
+        together.push(sub.socket.id);
+        continue;
+      }
+      let envelope: unknown;
+      if (plan.diff) {
+        const base = sub.base ?? (hadPrevious ? before : undefined);
+        sub.base = undefined;
+        envelope = dataEnvelope(diffOf(base, rows!));
+      } else {
+        envelope = dataEnvelope(res);
+      }
+      group.route.emit.send(this.callFor(group, sub.user, sub), res, envelope);
     }
+    // Local: these sockets are on this node (each node pushes to its own).
+    if (together?.length) this.io.local.to(together).emit(group.route.dataEvent, dataEnvelope(res));
     if (sent) {
       this.stats.pushes += sent;
       this.onPush?.(group.route.event, group.params, sent);
