@@ -7,7 +7,8 @@ import mysql from 'mysql2/promise';
 import { flush, ok, record } from './support/flow.js';
 import { armWatcher, untilReloads } from './support/reload-util.js';
 import { watchServer } from '../src/reload/watcher.js';
-import { call, next, signedUp, startOn, type TestServer } from './support/util.js';
+import { call, next, signedUp, startOn, tempApp, type TestServer } from './support/util.js';
+import { cli } from '../src/cli/index.js';
 
 /** SPEC §7: live queries, on both drivers. */
 const SCHEMA = {
@@ -316,5 +317,51 @@ describe.each(['sqlite', 'mysql'] as const)('live queries on %s (SPEC §7)', (dr
     // An UPDATE of nothing writes nothing: the delete outside sockey is seen only with the next write that matters.
     await call(s, 'cards.add', { board: 1, title: 'third' });
     expect((await removed).res).toEqual({ diff: { changed: [{ id: expect.any(Number), title: 'third' }], removed: [id] } });
+  });
+});
+
+describe('validate: live routes (SPEC §7)', () => {
+  it('refuses live on a hook, a write, a statement list or an emit elsewhere, and a read it cannot tell, each at its line:col', async () => {
+    const app = tempApp({
+      'sockey.yaml': `version: 1
+routes:
+  a:
+    live: true
+    hook: ./h.mjs#x
+  b:
+    live: true
+    sql: INSERT INTO cards (title) VALUES ('x')
+  c:
+    live: true
+    sql: [SELECT 1, SELECT 2]
+  d:
+    live: { key: board, poll: 10ms }
+    params: { type: object, properties: { board: { type: integer } } }
+    sql: SELECT * FROM cards WHERE id > :board
+    emit: all
+  e:
+    live: true
+    sql: PRAGMA table_info(cards)
+  f:
+    live: { tables: [cards], key: board }
+    params: { type: object, properties: { board: { type: integer } } }
+    sql: SELECT * FROM cards WHERE board_id = :board
+`,
+      'h.mjs': 'export const x = () => 1;\n',
+    });
+    let stderr = '';
+    const code = await cli(['validate'], { stdout: () => undefined, stderr: (s) => void (stderr += s), cwd: app.dir, env: process.env });
+    app.cleanup();
+    expect(code).toBe(1);
+    expect(stderr.split('\n').filter(Boolean)).toEqual([
+      'sockey.yaml:4:5 routes.a.live: a hook cannot be live: sockey cannot tell what its result depends on (give the route a sql read)',
+      'sockey.yaml:7:5 routes.b.live: this sql writes: a live route re-runs a read when what it reads changes, so it must be a SELECT',
+      'sockey.yaml:10:5 routes.c.live: a statement list cannot be live: give the route one SELECT',
+      'sockey.yaml:13:5 routes.d.live: a live route answers its caller: its updates go to each subscriber, so it takes no emit to: all',
+      'sockey.yaml:13:16 routes.d.live.key: the read is not keyed by :board: no "column = :board" among the AND-ed conditions of its WHERE',
+      'sockey.yaml:13:31 routes.d.live.poll: poll must be at least 100ms',
+      'sockey.yaml:18:5 routes.e.live: sockey cannot tell which tables this read uses; name them with live: { tables: [...] }',
+      'sockey.yaml: 7 problems',
+    ]);
   });
 });
