@@ -358,7 +358,7 @@ routes:
       'sockey.yaml:7:5 routes.b.live: this sql writes: a live route re-runs a read when what it reads changes, so it must be a SELECT',
       'sockey.yaml:10:5 routes.c.live: a statement list cannot be live: give the route one SELECT',
       'sockey.yaml:13:5 routes.d.live: a live route answers its caller: its updates go to each subscriber, so it takes no emit to: all',
-      'sockey.yaml:13:16 routes.d.live.key: the read is not keyed by :board: no "column = :board" among the AND-ed conditions of its WHERE',
+      'sockey.yaml:13:18 routes.d.live.key: the read is not keyed by :board: no "column = :board" among the AND-ed conditions of its WHERE',
       'sockey.yaml:13:31 routes.d.live.poll: poll must be at least 100ms',
       'sockey.yaml:18:5 routes.e.live: sockey cannot tell which tables this read uses; name them with live: { tables: [...] }',
       'sockey.yaml: 7 problems',
