@@ -235,6 +235,25 @@ describe.each(['sqlite', 'mysql'] as const)('examples/kanban on %s', (driver) =>
     expect(atBob).toEqual([]);
   });
 
+  it('boards.activity is live: a change by one member reaches the other; leaving the board ends it (LIVE_ENDED)', async () => {
+    const t = await start();
+    const { alice, bob, board } = await team(t);
+    expect((await call(bob, 'boards.activity', { board })).ok).toBe(true);
+    const pushed = next(bob, 'boards.activity_data');
+    await add(alice, board, 'Live card');
+    expect((await pushed).res[0]).toMatchObject({ action: 'card.added', detail: 'Live card', user: 'alice' });
+    const ended = next(bob, 'boards.activity_error');
+    expect((await call(bob, 'boards.leave', { board })).ok).toBe(true);
+    expect(await ended).toMatchObject({ code: 'LIVE_ENDED', details: { reason: 'forbidden', event: 'boards.activity', params: { board } } });
+    const atBob = record(bob);
+    const atAlice = next(alice, 'boards.activity_data');
+    expect((await call(alice, 'boards.activity', { board })).ok).toBe(true);
+    await add(alice, board, 'After bob left');
+    await atAlice;
+    await flush(bob);
+    expect(atBob.filter((e) => e.event.startsWith('boards.activity'))).toEqual([]);
+  });
+
   it('a socket whose member signs out, or signs in as a non-member, stops receiving the board', async () => {
     const t = await start();
     const { alice, bob, board } = await team(t);
@@ -266,7 +285,7 @@ describe.each(['sqlite', 'mysql'] as const)('examples/kanban on %s', (driver) =>
       const r = await runCli(argv, ROOT, env);
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
-      expect(r.stdout).toMatch(new RegExp(`^examples/kanban/${manifest.replaceAll('.', '\\.')}: ok \\(9 routes \\+ 1 built-in, ${driver}`));
+      expect(r.stdout).toMatch(new RegExp(`^examples/kanban/${manifest.replaceAll('.', '\\.')}: ok \\(9 routes \\+ 2 built-in, ${driver}`));
     }
   });
 });
