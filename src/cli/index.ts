@@ -63,6 +63,8 @@ export async function cli(argv: string[], io: CliIo = processIo): Promise<number
 /** The bin entry: exit codes through process.exitCode so pending output is flushed. */
 export async function main(argv: string[]): Promise<number> {
   const code = await cli(argv);
-  // A serve that returned has closed everything; nothing else should keep the process alive.
+  // A serve that returned has closed everything it owns; what a hook left behind (a timer, a
+  // socket of its own, a message cut off by server.drainTimeout) must not keep it running.
+  if (argv[0] === 'serve') setTimeout(() => process.exit(code), 500).unref();
   return code;
 }

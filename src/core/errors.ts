@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   BAD_REQUEST: { message: 'Bad request.' },
   CONFLICT: { message: 'Already exists.' },
   LIVE_ENDED: { message: 'Live query ended.' },
+  UNAVAILABLE: { message: 'The server is shutting down: try again (another node will answer).' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

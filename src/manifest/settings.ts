@@ -19,6 +19,8 @@ export interface Settings {
     trustProxy: TrustProxy;
     /** server.recovery: socket.io's connection-state recovery window, when on. */
     recovery?: { maxDisconnectionMs: number };
+    /** server.drainTimeout: how long a stopping server lets messages under way finish. */
+    drainTimeoutMs: number;
   };
   /** The cluster section: every node with the same Redis and prefix shares one view. */
   cluster?: ClusterSettings;
@@ -134,6 +136,8 @@ export function resolveSettings(m: RawManifest, dir: string, env: NodeJS.Process
     if (ms === undefined || ms <= 0) sink.error('DURATION', ['server', 'recovery', 'maxDisconnection'], `"${String(s.recovery.maxDisconnection)}" is not a positive duration`);
     else recovery = { maxDisconnectionMs: ms };
   }
+  const drainTimeoutMs = s.drainTimeout === undefined ? 10_000 : parseDuration(s.drainTimeout);
+  if (drainTimeoutMs === undefined) sink.error('DURATION', ['server', 'drainTimeout'], `"${String(s.drainTimeout)}" is not a duration (use 500ms, 10s, 1m)`);
   const schemaFiles = d.schema === undefined ? [] : Array.isArray(d.schema) ? d.schema : [d.schema];
   return {
     server: {
@@ -146,6 +150,7 @@ export function resolveSettings(m: RawManifest, dir: string, env: NodeJS.Process
       rateLimit: rate(s.rateLimit, ['server', 'rateLimit']),
       trustProxy,
       recovery,
+      drainTimeoutMs: drainTimeoutMs ?? 10_000,
     },
     cluster: resolveCluster(m.cluster, env, sink, strictEnv),
     database: {

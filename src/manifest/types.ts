@@ -113,6 +113,7 @@ export interface RawManifest {
     rateLimit?: RawRateLimit;
     trustProxy?: boolean | number | string | string[];
     recovery?: boolean | { maxDisconnection?: Duration };
+    drainTimeout?: Duration;
   };
   cluster?: { redis: string; prefix?: string };
   database?: {

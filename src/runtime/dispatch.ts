@@ -26,6 +26,8 @@ export interface DispatchTarget {
   onConnection?: (socket: Socket, state: SocketState) => void | Promise<void>;
   /** Told of calls of live routes (the live queries plugin). */
   live?: LiveHooks;
+  /** Set when the server stops: messages that arrive now are answered UNAVAILABLE (those under way finish). */
+  draining?: boolean;
 }
 
 const EMPTY: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
@@ -65,6 +67,10 @@ function handle(target: DispatchTarget, socket: Socket, state: SocketState, even
   // One table per message: a reload mid-message never mixes versions.
   const table = target.table;
   const route = table.routes.get(event);
+  if (target.draining) {
+    if (ack) ack(errorEnvelope('UNAVAILABLE', 'The server is shutting down: try again (another node will answer).'));
+    return;
+  }
   if (!route) {
     if (ack) ack(errorEnvelope('UNKNOWN_EVENT', `Unknown event "${event}".`));
     return;

@@ -142,13 +142,23 @@ export class SockeyServer {
     http.off('request', starting);
 
     const settings = table.settings;
+    // A stopping server takes no new connections (engine.io refuses the handshake); the client's
+    // reconnection tries again, which reaches another node or worker behind a balancer.
     const io = new Server(http, {
+      allowRequest: (_req, callback) => callback(target.draining ? 'the server is shutting down' : null, !target.draining),
       cors: { origin: s.cors.origin, credentials: s.cors.credentials },
       maxHttpBufferSize: s.maxPayload,
       ...(link ? { adapter: link.adapter() } : options.worker ? { adapter: options.worker.adapter } : {}),
       ...(settings.server.recovery ? { connectionStateRecovery: { maxDisconnectionDuration: settings.server.recovery.maxDisconnectionMs, skipMiddlewares: true } } : {}),
     });
-    const target: DispatchTarget = { table, io, log, clock: options.clock ?? systemClock, identify: (call, payload) => ({ user: call.state.user, payload }) };
+    const target: DispatchTarget = {
+      table,
+      io,
+      log,
+      clock: options.clock ?? systemClock,
+      identify: (call, payload) => ({ user: call.state.user, payload }),
+      draining: false,
+    };
     const server = new SockeyServer(http, io, log, target, db, version.schema, resolved);
     server.cluster = link;
     server.peers = Boolean(link ?? options.worker);
@@ -190,10 +200,24 @@ export class SockeyServer {
   }
 
   /** Closes sockets (clearing their timers), the http server and the database. */
+  /**
+   * Drains, then closes: new connections are refused and new messages answered
+   * UNAVAILABLE, messages under way finish (up to server.drainTimeout), then every
+   * socket's transport is closed (clients see "transport close" and reconnect, to
+   * another node behind a balancer; with server.recovery their session is kept),
+   * and the database and the Redis link close.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.target.draining = true;
+    // No new TCP connections (those open stay until io.close); a worker's primary stops handing them over.
+    if (this.http.listening) this.http.close();
     this.scheduler?.stop();
+    const load = this.table.load;
+    const until = Date.now() + this.table.settings.server.drainTimeoutMs;
+    while (load.inflight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+    if (load.inflight > 0) this.log.warn(`drain: ${load.inflight} message(s) still under way after ${this.table.settings.server.drainTimeoutMs} ms; closing anyway`);
     this.stopSaving?.();
     for (const p of this.options.plugins) p.onClose?.();
     for (const state of this.states.values()) state.dispose();
