@@ -175,6 +175,39 @@ describe('sockey serve --workers', { timeout: TEST_MS, retry: 1 }, () => {
     expect(stuck).toEqual([]);
   });
 
+  it('SIGUSR2 restarts the workers one at a time under load: every call is answered (ok or UNAVAILABLE), none is lost, both workers are new', async () => {
+    const s = await start(app().dir);
+    const before = new Set((await spread(s, 2, ['websocket'])).map((c) => c.at.pid));
+    expect(before.size).toBe(2);
+    const answered: string[] = [];
+    const unanswered: string[] = [];
+    let running = true;
+    const loops = Array.from({ length: 6 }, async (_, i) => {
+      let socket = await client(s.url, 'websocket');
+      for (let k = 0; running; k++) {
+        if (!socket.connected) socket = await client(s.url, 'websocket');
+        try {
+          const r = (await socket.timeout(5000).emitWithAck('echo', { text: `${i}-${k}` })) as { ok: boolean; code?: string; res?: { said: string } };
+          if (r.ok ? r.res?.said === `${i}-${k}` : r.code === 'UNAVAILABLE') answered.push(r.ok ? 'ok' : 'UNAVAILABLE');
+          else unanswered.push(JSON.stringify(r));
+        } catch {
+          if (socket.connected) unanswered.push(`${i}-${k}: no ack`);
+        }
+      }
+    });
+    await until('calls flow', () => answered.length > 100);
+    s.child.kill('SIGUSR2');
+    await until('the rolling restart to end', () => s.grep('SIGUSR2: every worker restarted').length === 1, 60_000);
+    const atEnd = answered.length;
+    await until('calls flow after it', () => answered.length > atEnd + 100);
+    running = false;
+    await Promise.all(loops);
+    expect(unanswered).toEqual([]);
+    expect(s.grep('serves again')).toHaveLength(2);
+    const after = new Set((await spread(s, 2, ['websocket'])).map((c) => c.at.pid));
+    expect([...after].filter((pid) => before.has(pid))).toEqual([]);
+  });
+
   it('with cluster: the workers share emits through Redis (the streams adapter, no cluster adapter)', async () => {
     const redis = redisPrefix();
     const a = app(MANIFEST.replace('auth:', `cluster: { redis: "${REDIS_URL}", prefix: ${redis.prefix} }\nauth:`));

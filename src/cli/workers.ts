@@ -93,7 +93,13 @@ interface Slot {
   restart?: NodeJS.Timeout;
   /** A SIGHUP came while this worker was starting: it reloads once ready. */
   hupPending: boolean;
+  /** Told when this slot's worker exits or is ready (the rolling restart waits on them). */
+  onGone?: () => void;
+  onReady?: () => void;
 }
+
+/** How long a rolling restart waits for one worker to drain, or for its successor to serve. */
+const ROLL_STEP_MS = 60_000;
 
 export interface PrimaryOptions {
   /** The serve arguments, as given: every worker runs `sockey serve <argv>`. */
@@ -186,6 +192,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
     slot.ready = true;
     slot.readyAt = Date.now();
     (worker as Worker & { clientsCount?: number }).clientsCount = 0;
+    slot.onReady?.();
     if (stopping) return;
     if (slot.hupPending) {
       slot.hupPending = false;
@@ -209,6 +216,12 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
     slot.worker = undefined;
     slot.ready = false;
     const how = signal ? `killed by ${signal}` : `exited with code ${code}`;
+    if (slot.onGone && !stopping) {
+      // Stopped by the rolling restart: its successor starts now, not after a crash's wait.
+      slot.onGone();
+      fork(slot);
+      return;
+    }
     if (stopping) {
       if (code !== 0) log.warn(`worker ${slot.n} (pid ${worker.process.pid}) ${how} while closing`);
       if (alive() === 0) drained();
@@ -237,9 +250,51 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
     }
   };
 
+  /**
+   * SIGUSR2: a rolling restart, one worker at a time (the others serve): sticky sends
+   * the worker no new client, it drains (its messages under way finish and are
+   * answered; its clients reconnect to the others), its successor starts, and the next
+   * worker goes once that one serves. No acked message is lost.
+   */
+  let rolling = false;
+  const step = (slot: Slot, what: 'onGone' | 'onReady') =>
+    new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), ROLL_STEP_MS);
+      slot[what] = () => {
+        clearTimeout(timer);
+        slot[what] = undefined;
+        resolve(true);
+      };
+    });
+  const onUsr2 = () => {
+    if (stopping || rolling || !announced) return;
+    rolling = true;
+    log.info(`SIGUSR2: restarting the ${slots.length} workers one at a time`);
+    void (async () => {
+      let done = true;
+      for (const slot of slots) {
+        const old = slot.worker;
+        if (stopping || !old || !slot.ready) continue;
+        (old as Worker & { clientsCount?: number }).clientsCount = Infinity;
+        const gone = step(slot, 'onGone');
+        const ready = step(slot, 'onReady');
+        old.process.kill('SIGTERM');
+        if (!(await gone) || !(await ready)) {
+          log.warn(`SIGUSR2: worker ${slot.n} did not restart within ${ROLL_STEP_MS} ms; the rolling restart stops here`);
+          done = false;
+          break;
+        }
+      }
+      rolling = false;
+      for (const s of slots) s.onGone = s.onReady = undefined;
+      if (!stopping && done) log.info('SIGUSR2: every worker restarted');
+    })();
+  };
+
   cluster.on('message', onMessage);
   cluster.on('exit', onExit);
   process.on('SIGHUP', onHup);
+  process.on('SIGUSR2', onUsr2);
   log.info(`primary (pid ${process.pid}) on port ${realPort}: starting ${slots.length} workers`);
   fork(slots[0]!);
 
@@ -247,6 +302,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
   stopping = true;
   log.info(`${why}: closing${alive() ? ` ${alive()} worker(s)` : ''}`);
   process.off('SIGHUP', onHup);
+  process.off('SIGUSR2', onUsr2);
   // No new connections; each worker closes its sockets (finishing what runs) and its database.
   server.close();
   for (const s of slots) {
