@@ -23,7 +23,7 @@ routes:
   echo: { reply: { ok: 1 } }
 `;
 
-let cleanup: Array<() => unknown> = [];
+const cleanup: Array<() => unknown> = [];
 let cluster: TestCluster | undefined;
 afterEach(async () => {
   disconnectClients();
