@@ -208,6 +208,29 @@ routes:
     expect(table.stdout).toMatch(/^move .*guard member; expect changed$/m);
   });
 
+  it('marks live routes: what they read and by which key (the built-in live route listed with them)', async () => {
+    const a = app({
+      'sockey.yaml': `version: 1
+auth: { enabled: false }
+routes:
+  cards.live:
+    params: { type: object, properties: { board: { type: integer } }, required: [board] }
+    live: true
+    sql: SELECT id, title FROM cards WHERE board_id = :board ORDER BY id
+  cards.add:
+    params: { type: object, properties: { board: { type: integer }, title: { type: string } } }
+    sql: INSERT INTO cards (board_id, title) VALUES (:board, :title)
+`,
+    });
+    const table = await run(['routes'], a.dir);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^cards\.live .* live on cards by cards\.board_id$/m);
+    expect(table.stdout).toMatch(/^cards\.add .* -$/m);
+    expect(table.stdout).toMatch(/^live \(built-in\) /m);
+    const routes = JSON.parse((await run(['routes', '--json'], a.dir)).stdout) as Array<{ event: string; live?: string }>;
+    expect(Object.fromEntries(routes.map((r) => [r.event, r.live ?? null]))).toEqual({ 'cards.live': 'live on cards by cards.board_id', 'cards.add': null, live: null });
+  });
+
   it('includes the built-in auth route unless disabled', async () => {
     const a = app({ 'sockey.yaml': MANIFEST.replace('auth: { enabled: false }\n', '') });
     const r = await run(['routes', '--json'], a.dir);

@@ -5,10 +5,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { defaultPlugins } from '../src/cli/plugins.js';
 import { REDACT_PATHS } from '../src/runtime/logger.js';
 import { SockeyServer } from '../src/runtime/server.js';
-import type { PlaygroundInfo } from '../src/core/wire.js';
+import { LIVE_NOTICE_MS } from '../src/live/plugin.js';
+import type { LiveNotice, PlaygroundInfo, PlaygroundState } from '../src/core/wire.js';
 import { freePort, killAll, ROOT, serve, sockey } from './support/child.js';
 import { eventually } from './support/flow.js';
-import { call, memoryLogger, startServer, tempApp, type TestServer } from './support/util.js';
+import { call, collect, memoryLogger, next, startServer, tempApp, type TestServer } from './support/util.js';
 
 let t: TestServer | undefined;
 afterEach(async () => {
@@ -136,6 +137,63 @@ describe('http next to socket.io', () => {
     const err = await new Promise<Error>((resolve) => s.once('connect_error', resolve));
     s.disconnect();
     expect(err.message).toBe('playground is off');
+  });
+
+  it("the playground's namespace hears `live` notices as live queries move (throttled, the last state always told); state.json follows", async () => {
+    const manifest = `version: 1
+database: { file: ./db.sqlite, schema: [./schema.sql], migrate: true }
+auth: { enabled: false }
+routes:
+  notes.live:
+    params: { type: object, properties: { board: { type: integer } }, required: [board] }
+    live: true
+    sql: SELECT id, text FROM notes WHERE board = :board ORDER BY id
+  notes.add:
+    params: { type: object, properties: { board: { type: integer }, text: { type: string } }, required: [board, text] }
+    sql: INSERT INTO notes (board, text) VALUES (:board, :text)
+`;
+    t = await startServer(manifest, { 'schema.sql': 'CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY AUTOINCREMENT, board INTEGER NOT NULL, text TEXT NOT NULL);\n' });
+    const state = async () => ((await (await fetch(`${t!.url}/_sockey/state.json`)).json()) as PlaygroundState).live!;
+    const { io } = await import('socket.io-client');
+    const control = io(`${t.url}/_sockey`, { transports: ['websocket'], reconnection: false, forceNew: true });
+    try {
+      await new Promise<void>((resolve, reject) => control.once('connect', resolve).once('connect_error', reject));
+      const notices = collect<LiveNotice>(control, 'live');
+      const last = () => notices.at(-1)?.stats;
+
+      // A subscription: told at once, and listed.
+      const a = await t.client();
+      expect(await call(a, 'notes.live', { board: 1 })).toMatchObject({ ok: true, res: [] });
+      await eventually(last, (s) => s?.subscriptions === 1, 'a notice of the subscription', 2000);
+      expect(await state()).toEqual({ stats: { subscriptions: 1, groups: 1, reruns: 0, pushes: 0 }, subscriptions: [{ event: 'notes.live', params: { board: 1 }, subscribers: 1 }] });
+
+      // A burst of writes, each pushed: a few notices per second at most, and the last one tells the final counts.
+      const before = notices.length;
+      const started = Date.now();
+      const writer = await t.client();
+      for (let i = 1; i <= 20; i++) {
+        const pushed = next(a, 'notes.live_data');
+        await call(writer, 'notes.add', { board: 1, text: `n${i}` });
+        expect(((await pushed) as { res: unknown[] }).res).toHaveLength(i);
+      }
+      const final = await state();
+      expect(final.stats).toMatchObject({ subscriptions: 1, groups: 1, pushes: 20 });
+      await eventually(last, (s) => JSON.stringify(s) === JSON.stringify(final.stats), 'the trailing notice with the final counts', LIVE_NOTICE_MS * 4);
+      // 20 pushes: far fewer notices.
+      expect(notices.length - before).toBeLessThanOrEqual(Math.ceil((Date.now() - started) / LIVE_NOTICE_MS) + 1);
+
+      // A second socket, then an unsubscribe and a disconnect: each told.
+      const b = await t.client();
+      await call(b, 'notes.live', { board: 2 });
+      await eventually(last, (s) => s?.subscriptions === 2 && s.groups === 2, 'a notice of the second subscription', 2000);
+      expect(await call(a, 'live', { type: 'unsubscribe', event: 'notes.live', params: { board: 1 } })).toMatchObject({ ok: true, res: { unsubscribed: 1 } });
+      await eventually(last, (s) => s?.subscriptions === 1 && s.groups === 1, 'a notice of the unsubscribe', 2000);
+      b.disconnect();
+      await eventually(last, (s) => s?.subscriptions === 0 && s.groups === 0, 'a notice of the disconnect', 2000);
+      expect((await state()).subscriptions).toEqual([]);
+    } finally {
+      control.disconnect();
+    }
   });
 
   it('server.static serves the app files from the site root, ahead of the playground', async () => {

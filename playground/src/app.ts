@@ -1,13 +1,15 @@
 // The sockey playground: built from the live manifest (/_sockey/routes.json), kept
 // current by the `routes` event on the /_sockey namespace after every hot reload
-// (and fetched again when a schedule's shown next tick has passed).
+// (and fetched again when a schedule's shown next tick has passed). Live queries:
+// /_sockey/state.json, fetched again on each `live` notice on that namespace.
 import { AuthPanel } from './auth.js';
 import { byTestId } from './dom.js';
 import { Editor } from './editor.js';
 import { RouteList } from './routes-view.js';
+import { LiveView } from './live-view.js';
 import { ScheduleList } from './schedules-view.js';
 import { Timeline } from './timeline.js';
-import { isEnvelope, type PlaygroundInfo, type RouteSummary } from './types.js';
+import { isEnvelope, type LiveNotice, type PlaygroundInfo, type RouteSummary } from './types.js';
 
 const ACK_TIMEOUT_MS = 10_000;
 /** Bounds on how soon the schedules' ticks are fetched again (a shown next tick has passed; a far one, or another node's). */
@@ -32,6 +34,7 @@ function redact(value: unknown): unknown {
 /** Emits `event`, logging the envelope sent and (with an ack) the one that came back. */
 function send(event: string, payload: unknown, withAck: boolean): Promise<unknown> {
   timeline.add({ dir: 'out', event, body: redact(payload), tag: withAck ? 'with ack' : 'no ack' });
+  live.sent(event, payload, withAck);
   if (!withAck) {
     socket.emit(event, payload);
     return Promise.resolve(undefined);
@@ -48,6 +51,7 @@ function send(event: string, payload: unknown, withAck: boolean): Promise<unknow
       const code = isEnvelope(envelope) && !envelope.ok ? `${envelope.code} · ` : '';
       timeline.add({ dir: 'ack', event, body: envelope, tag: code + ms });
       if (event === info.auth.event) auth.observe(event, payload, envelope);
+      live.acked(event, payload, envelope);
       resolve(envelope);
     });
   });
@@ -57,6 +61,7 @@ const auth = new AuthPanel(send);
 const editor = new Editor(send);
 const routeList = new RouteList(byTestId('routes'), select);
 const scheduleList = new ScheduleList(byTestId('schedules-section'), byTestId('schedules'), byTestId('schedule-count'));
+const live = new LiveView(byTestId('live-section'), byTestId('live-count'), byTestId('live-mine'), byTestId('live-ended-list'), byTestId('live-stats'), byTestId('live-server'), send);
 
 // One connection (socket.io multiplexes both namespaces over it).
 const socket = io('/', { auth: (cb) => cb(auth.handshake()) });
@@ -102,6 +107,7 @@ function apply(next: PlaygroundInfo, why: 'load' | 'reload'): void {
   timeline.setErrorSuffix(next.socket.error);
   auth.configure(next.auth);
   byTestId('route-count').textContent = String(next.routes.length);
+  live.configure(next);
   scheduleList.render(next.schedules, why === 'reload' ? new Set([...schedules.added, ...schedules.changed]) : undefined);
   followTicks();
   const n = schedules.added.length + schedules.removed.length + schedules.changed.length;
@@ -173,17 +179,22 @@ socket.on('connect', () => {
 socket.on('disconnect', (reason: string) => {
   setStatus('disconnected · reconnecting…', 'down');
   timeline.add({ dir: 'sys', event: 'disconnect', body: { reason }, status: 'error' });
+  live.disconnected();
 });
 socket.on('connect_error', (e: Error) => setStatus(`cannot connect: ${e.message}`, 'down'));
 socket.onAny((event, ...args) => {
   const body = args.length === 1 ? args[0] : args;
   const code = isEnvelope(body) && !body.ok ? body.code : undefined;
-  timeline.add({ dir: 'in', event, body, tag: code });
+  // A live subscription's push is marked as one (the reply of a call sent without an ack is not).
+  const mark = live.received(event, body);
+  timeline.add({ dir: 'in', event, body, tag: mark?.tag ?? code, kind: mark?.kind });
   if (event === info.auth.event + info.socket.data) auth.observe(event, undefined, body);
   if (event === info.auth.event + info.socket.error && auth.session) void auth.verify();
 });
 
 control.on('routes', (next: PlaygroundInfo) => apply(next, 'reload'));
+// This server's live queries moved (a push, a subscription made or stopped): their state is fetched again.
+control.on('live', (_notice: LiveNotice) => live.refresh());
 // After a restart (or a lost connection) the pushed reloads may have been missed.
 let controlConnects = 0;
 control.on('connect', () => {

@@ -99,13 +99,14 @@ export class Editor {
       ['emit', r.emit],
       ['auth', r.auth],
     ];
+    if (r.live) meta.push(['live', r.live]);
     if (r.timers.length) meta.push(['timers', r.timers.join('; ')]);
     if (r.rateLimit) meta.push(['rate limit', r.rateLimit]);
     replace(
       this.info,
       h('div', { class: 'route-title-row' }, h('h2', { class: 'route-title', 'data-testid': 'route-title' }, r.event), h('span', { class: 'badges' }, ...badges(r))),
       r.description ? h('p', { class: 'route-description', 'data-testid': 'route-description' }, r.description) : null,
-      h('dl', { class: 'meta' }, ...meta.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
+      h('dl', { class: 'meta' }, ...meta.flatMap(([k, v]) => [h('dt', {}, k), h('dd', { 'data-testid': `meta-${k.replace(/\s+/g, '-')}` }, v)])),
       fields.length
         ? h(
             'table',

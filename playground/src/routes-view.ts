@@ -10,6 +10,7 @@ export function badges(r: RouteSummary): HTMLElement[] {
   out.push(h('span', { class: 'badge badge-action', title: r.action }, r.action.split(/[\s(]/)[0] ?? r.action));
   if (r.timers.length) out.push(h('span', { class: 'badge badge-timer', title: r.timers.join('\n') }, r.timers.length === 1 ? '1 timer' : `${r.timers.length} timers`));
   if (r.guard) out.push(h('span', { class: 'badge badge-guard', 'data-testid': 'badge-guard', title: `guard: ${r.guard}` }, 'guarded'));
+  if (r.live) out.push(h('span', { class: 'badge badge-live', 'data-testid': 'badge-live', title: r.live }, 'live'));
   if (r.presence?.length) out.push(h('span', { class: 'badge badge-presence', title: `joins with presence: ${r.presence.join(', ')}` }, 'presence'));
   if (r.rateLimit) out.push(h('span', { class: 'badge badge-rate', title: `rate limit ${r.rateLimit}` }, r.rateLimit));
   return out;

@@ -13,6 +13,8 @@ export interface Entry {
   tag?: string;
   /** Forces the styling; otherwise taken from the envelope (`ok`) or the error suffix. */
   status?: 'ok' | 'error' | 'info';
+  /** `push`: an event a live subscription received (not the answer to a call). */
+  kind?: 'push';
 }
 
 const ARROWS: Record<Direction, string> = { out: '↑', ack: '↩', in: '↓', sys: '•' };
@@ -48,7 +50,14 @@ export class Timeline {
       h('span', { class: 'entry-event', 'data-testid': 'entry-event' }, entry.event),
       entry.tag ? h('span', { class: `tag tag-${status}`, 'data-testid': 'entry-tag' }, entry.tag) : null,
     );
-    const li = h('li', { class: `entry dir-${entry.dir} st-${status}`, 'data-testid': 'entry', 'data-dir': entry.dir, 'data-status': status, 'data-event': entry.event });
+    const li = h('li', {
+      class: `entry dir-${entry.dir} st-${status}${entry.kind ? ` kind-${entry.kind}` : ''}`,
+      'data-testid': 'entry',
+      'data-dir': entry.dir,
+      'data-status': status,
+      'data-event': entry.event,
+      'data-kind': entry.kind,
+    });
     if (body && lines > 24 && status !== 'error') {
       // Long bodies fold; the summary keeps the header clickable.
       const details = h('details', {}, h('summary', {}, head), body);

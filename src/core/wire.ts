@@ -1,8 +1,12 @@
 /**
- * What travels between sockey and its clients, as types only: the envelopes
- * and what the playground reads of the route table and the schedules. The playground compiles
- * against this file too, so the two cannot drift apart.
+ * What travels between sockey and its clients: the envelopes and what the playground reads of
+ * the route table, the schedules and the live queries, as types (and the playground's namespace
+ * name). The playground compiles against this file too, so the two cannot drift apart; it
+ * imports its types only (its page loads nothing of the server).
  */
+
+/** The socket.io namespace the playground's page listens on (route changes, live notices), kept apart from the app's events. */
+export const PLAYGROUND_NAMESPACE = '/_sockey';
 
 /** What every `<event>_data` packet and successful ack carries. */
 export interface DataEnvelope<T = unknown> {
@@ -75,4 +79,29 @@ export interface PlaygroundInfo {
   schedules: ScheduleInfo[];
   socket: { data: string; error: string };
   auth: { enabled: boolean; event: string; registerEmail: boolean };
+}
+
+/** A server's live query counts (since it started; `subscriptions` and `groups` are current). */
+export interface LiveStats {
+  subscriptions: number;
+  groups: number;
+  reruns: number;
+  pushes: number;
+}
+
+/** One group of live subscriptions: a live route, its params, and how many sockets share it. */
+export interface LiveSubscription {
+  event: string;
+  params: Record<string, unknown>;
+  subscribers: number;
+}
+
+/** `/_sockey/state.json`: what the built-ins of the answering process hold now (a type alias: plugins merge it as a record). */
+export type PlaygroundState = {
+  live?: { stats: LiveStats; subscriptions: LiveSubscription[] };
+};
+
+/** The `live` event on the playground's namespace: this process's live queries moved (a push, a subscription); throttled. */
+export interface LiveNotice {
+  stats: LiveStats;
 }

@@ -5,6 +5,7 @@ import { Server, type ServerOptions } from 'socket.io';
 import type { RouteTable } from '../compile/table.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { Driver } from '../db/driver.js';
+import { PLAYGROUND_NAMESPACE } from '../core/wire.js';
 import { formatDiagnostic } from '../manifest/diagnostics.js';
 import { chainIdentify, type ServerPlugin } from '../pipeline/plugin.js';
 import { attachDispatcher, type DispatchTarget } from './dispatch.js';
@@ -16,9 +17,6 @@ import { buildVersion, readVersion, type Version } from '../pipeline/build.js';
 import { ClusterLink } from '../cluster/link.js';
 import { Scheduler } from './schedules.js';
 import { saveSessionsAhead } from '../cluster/recovery.js';
-
-/** The namespace the playground listens on for route changes (kept apart from the app's events). */
-export const PLAYGROUND_NAMESPACE = '/_sockey';
 
 export interface StartOptions {
   /** Path of the manifest (default ./sockey.yaml). */

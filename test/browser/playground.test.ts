@@ -1,7 +1,7 @@
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { watchServer, type Watching } from '../../src/reload/watcher.js';
-import { startServer, type TestServer } from '../support/util.js';
+import { call, next, startServer, type TestServer } from '../support/util.js';
 import { hasChromium, launch, pageProblems } from './browser.js';
 
 const GREET = `
@@ -35,6 +35,23 @@ const SCHEDULED = `${MANIFEST}schedules:
     emit: { to: room, room: ops }
 `;
 const RESCHEDULED = `${SCHEDULED}  weekly:\n    cron: "0 0 * * 1"\n    reply: 1\n    emit: { to: user, user: "42" }\n`;
+
+/** A live route (keyed by board, a default board 1) and a write to its table; sign-in optional, so that a sign-out can end a subscription. */
+const LIVE = `version: 1
+database: { file: ./db.sqlite, schema: [./schema.sql], migrate: true }
+auth: { bcryptCost: 4 }
+routes:
+  notes.live:
+    description: The notes of a board, kept current.
+    auth: optional
+    params: { type: object, properties: { board: { type: integer, default: 1 } }, additionalProperties: false }
+    live: true
+    sql: SELECT id, text FROM notes WHERE board = :board ORDER BY id
+  notes.add:
+    params: { type: object, properties: { board: { type: integer }, text: { type: string } }, required: [board, text], additionalProperties: false }
+    sql: INSERT INTO notes (board, text) VALUES (:board, :text)
+`;
+const NOTES = { 'schema.sql': 'CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY AUTOINCREMENT, board INTEGER NOT NULL, text TEXT NOT NULL);\n' };
 
 /** A schedule's entry in the list under the routes. */
 function schedule(page: Page, name: string): Locator {
@@ -221,6 +238,111 @@ describe.runIf(hasChromium)('playground (Chromium)', () => {
     expect(await reloaded.first().getByTestId('entry-tag').textContent()).toBe('+1 -0 ~0');
     // The routes did not change: no routes entry.
     expect(await entries(page, 'routes reloaded', 'sys').count()).toBe(0);
+
+    expect(problems).toEqual([]);
+  });
+  it('marks live routes; a call subscribes the page, its pushes are marked in the timeline, unsubscribe and a sign-out end it; the server-wide counts follow', async () => {
+    t = await startServer(LIVE, NOTES);
+    context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    const page = await context.newPage();
+    page.setDefaultTimeout(8000);
+    const problems = pageProblems(page);
+    await page.goto(t.url + '/');
+    const mine = page.getByTestId('live-sub');
+    const group = (params: string) => page.locator(`[data-testid="live-group"][data-event="notes.live"][data-params='${params}']`);
+    const stat = (k: string) => page.getByTestId(`live-stat-${k}`);
+    const pushes = page.locator('[data-testid="entry"][data-event="notes.live_data"][data-dir="in"][data-kind="push"]');
+
+    // The route list marks the live route (and only it); its detail says what re-runs it.
+    await page.getByTestId('route-notes.live').getByTestId('badge-live').waitFor();
+    expect(await page.getByTestId('route-notes.add').getByTestId('badge-live').count()).toBe(0);
+    await page.getByTestId('route-notes.live').click();
+    await page.getByTestId('route-title').filter({ hasText: 'notes.live' }).waitFor();
+    expect(await page.getByTestId('meta-live').textContent()).toBe('live on notes by notes.board');
+    expect(await payloadOf(page)).toEqual({ board: 1 });
+    await page.getByTestId('status').filter({ hasText: 'connected' }).waitFor();
+    // Nothing subscribed yet, here or on the server.
+    await page.getByTestId('live-section').waitFor();
+    expect(await mine.count()).toBe(0);
+    await stat('subscriptions')
+      .filter({ hasText: /^0 subscriptions$/ })
+      .waitFor();
+
+    // A call from the page subscribes it: listed with its params, and on the server's list.
+    await page.getByTestId('send').click();
+    await entries(page, 'notes.live', 'ack', 'ok').waitFor();
+    await mine.filter({ hasText: '{"board":1}' }).waitFor();
+    expect(await page.getByTestId('live-count').textContent()).toBe('1');
+    expect(await mine.getByTestId('live-sub-pushes').textContent()).toContain('no push yet');
+    await group('{"board":1}')
+      .getByTestId('live-group-subscribers')
+      .filter({ hasText: /^1 socket$/ })
+      .waitFor();
+
+    // Another socket subscribes to the same board: the server's list follows (a `live` notice, state.json again).
+    const other = await t.client();
+    expect(await call(other, 'notes.live', { board: 1 })).toMatchObject({ ok: true, res: [] });
+    await group('{"board":1}')
+      .getByTestId('live-group-subscribers')
+      .filter({ hasText: /^2 sockets$/ })
+      .waitFor();
+
+    // A write from that socket: the page receives the push, marked as its subscription's.
+    const otherPush = next(other, 'notes.live_data');
+    expect(await call(other, 'notes.add', { board: 1, text: 'hello' })).toMatchObject({ ok: true });
+    await otherPush;
+    await pushes.first().waitFor();
+    expect(await pushes.first().textContent()).toContain('"hello"');
+    expect(await pushes.first().getByTestId('entry-tag').textContent()).toBe('push · {"board":1}');
+    await mine
+      .getByTestId('live-sub-pushes')
+      .filter({ hasText: /^1 push · last / })
+      .waitFor();
+    await stat('pushes')
+      .filter({ hasText: /^2 pushes$/ })
+      .waitFor();
+    // Another board's write is not the page's.
+    expect(await call(other, 'notes.add', { board: 2, text: 'elsewhere' })).toMatchObject({ ok: true });
+
+    // Unsubscribe: the `live` event with the subscription's params; on { unsubscribed: 1 } it is gone.
+    await mine.getByTestId('live-unsubscribe').click();
+    const left = entries(page, 'live', 'ack', 'ok');
+    await left.waitFor();
+    expect(await left.textContent()).toMatch(/"unsubscribed":\s*1/);
+    expect(await entries(page, 'live', 'out').textContent()).toMatch(/"type":\s*"unsubscribe"[\s\S]*"event":\s*"notes.live"[\s\S]*"board":\s*1/);
+    await mine.waitFor({ state: 'detached' });
+    await group('{"board":1}')
+      .getByTestId('live-group-subscribers')
+      .filter({ hasText: /^1 socket$/ })
+      .waitFor();
+    // The other socket goes on receiving; the page no more.
+    const again = next(other, 'notes.live_data');
+    await call(other, 'notes.add', { board: 1, text: 'after' });
+    await again;
+    await stat('pushes')
+      .filter({ hasText: /^3 pushes$/ })
+      .waitFor();
+    expect(await pushes.count()).toBe(1);
+
+    // Made as a signed-in user, a subscription ends with the sign-out: LIVE_ENDED says why, and it is gone.
+    await page.getByTestId('auth-name').fill('ada');
+    await page.getByTestId('auth-password').fill('pa55!word');
+    await page.getByTestId('auth-email').fill('ada@example.com');
+    await page.getByTestId('register').click();
+    await page.getByTestId('whoami').filter({ hasText: /^ada$/ }).waitFor();
+    await page.getByTestId('route-notes.live').click();
+    await page.getByTestId('send').click();
+    await mine.waitFor();
+    await page.getByTestId('logout').click();
+    await entries(page, 'notes.live_error', 'in', 'error').filter({ hasText: 'LIVE_ENDED' }).waitFor();
+    await mine.waitFor({ state: 'detached' });
+    const ended = page.getByTestId('live-ended').first();
+    expect(await ended.getByTestId('live-ended-reason').textContent()).toBe('signed-out');
+    expect(await ended.textContent()).toContain('notes.live {"board":1} ended');
+    await group('{"board":1}')
+      .getByTestId('live-group-subscribers')
+      .filter({ hasText: /^1 socket$/ })
+      .waitFor();
 
     expect(problems).toEqual([]);
   });
