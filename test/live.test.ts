@@ -142,8 +142,9 @@ describe.each(['sqlite', 'mysql'] as const)('live queries on %s (SPEC §7)', (dr
     const updateA = next(a.s, 'cards.live_data');
     const updateB = next(b.s, 'cards.live_data');
     expect(await call(writer, 'cards.add', { board: 1, title: 'one' })).toEqual(ok({ affectedRows: 1, insertId: expect.anything() }));
-    expect(await updateA).toEqual(ok([{ id: expect.any(Number), title: 'one' }]));
-    expect(await updateB).toEqual(ok([{ id: expect.any(Number), title: 'one' }]));
+    // A push is the reply's envelope plus the params of its subscription (a socket may hold several).
+    expect(await updateA).toEqual({ ...ok([{ id: expect.any(Number), title: 'one' }]), params: { board: 1 } });
+    expect(await updateB).toEqual({ ...ok([{ id: expect.any(Number), title: 'one' }]), params: { board: 1 } });
     // Board 2's subscriber sees its own board's change first: it got nothing for board 1.
     const updateC = next(c.s, 'cards.live_data');
     await call(writer, 'cards.add', { board: 2, title: 'two' });
@@ -222,6 +223,7 @@ describe.each(['sqlite', 'mysql'] as const)('live queries on %s (SPEC §7)', (dr
     const updateA = next(a.s, 'cards.live_data');
     await call(writer, 'cards.add', { board: 2, title: 'two' });
     expect(titles((await updateA).res)).toEqual(['two']);
+    expect((await updateA).params).toEqual({ board: 2 });
     await flush(a.s);
     expect(pushes(a.seen)).toEqual([['two']]);
 

@@ -225,6 +225,9 @@ export class LiveQueries {
   close(): void {
     this.closed = true;
     clearTimeout(this.flushTimer);
+    if (this.flushSoon) clearImmediate(this.flushSoon);
+    this.dirty.clear();
+    this.guardDirty.clear();
     for (const t of this.polls.values()) clearInterval(t);
     this.polls.clear();
     this.groups.clear();
@@ -269,6 +272,7 @@ export class LiveQueries {
   /** Re-runs the marked groups whose window has passed; the others wait for theirs. */
   private flush(): void {
     this.flushSoon = undefined;
+    if (this.closed) return;
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     const now = performance.now();
@@ -355,14 +359,14 @@ export class LiveQueries {
       if (plan.diff) {
         const base = sub.base ?? (hadPrevious ? before : undefined);
         sub.base = undefined;
-        envelope = dataEnvelope(diffOf(base, rows!));
+        envelope = pushEnvelope(diffOf(base, rows!), group.params);
       } else {
-        envelope = dataEnvelope(res);
+        envelope = pushEnvelope(res, group.params);
       }
       group.route.emit.send(this.callFor(group, sub.user, sub), res, envelope);
     }
     // Local: these sockets are on this node (each node pushes to its own).
-    if (together?.length) this.io.local.to(together).emit(group.route.dataEvent, dataEnvelope(res));
+    if (together?.length) this.io.local.to(together).emit(group.route.dataEvent, pushEnvelope(res, group.params));
     if (sent) {
       this.stats.pushes += sent;
       this.onPush?.(group.route.event, group.params, sent);
@@ -443,6 +447,11 @@ export class LiveQueries {
     clearInterval(this.polls.get(event));
     this.polls.delete(event);
   }
+}
+
+/** A push: the reply's envelope, and the params of the subscription it belongs to (a socket may hold several of one route). */
+function pushEnvelope(res: unknown, params: Record<string, unknown>): unknown {
+  return { ...dataEnvelope(res), params };
 }
 
 function reads(r: LiveReads, table: string): boolean {
