@@ -188,50 +188,46 @@ describe('connection-state recovery across nodes', () => {
     killAll();
   });
 
-  // Skipped in CI (CI=true), run everywhere else: in the fresh-clone CI run its clients did not connect
-  // through the test's TCP balancer within 15 s, twice in a row, while it passes alone and in local full
-  // runs. The cause is open (README "Known limitations"). The waits are bounded so that a failure says where.
-  it.skipIf(process.env.CI === 'true')(
-    'a node killed with SIGKILL: its client comes back through the balancer on the other node, signed in, and gets what was sent meanwhile',
-    { retry: 1 },
-    async () => {
-      cluster = await startCluster(2, `server: { recovery: { maxDisconnection: 1m } }\n${ROUTES}`);
-      const [a, b] = cluster.nodes as [(typeof cluster.nodes)[0], (typeof cluster.nodes)[0]];
-      lb = proxy(a.port);
-      const alice = connect(await lb.url, { transports: ['websocket'], forceNew: true, reconnection: false });
-      const bob = connect(b.url, { transports: ['websocket'], forceNew: true, reconnection: false });
-      sockets.push(alice, bob);
-      for (const s of [alice, bob])
-        await bounded(
-          new Promise<void>((resolve, reject) => {
-            s.once('connect', () => resolve());
-            s.once('connect_error', (e) => reject(new Error(`connect_error: ${e.message}`)));
-          }),
-          'the clients to connect',
-        );
-      await register(alice, 'alice');
-      await call(alice, 'rooms.join', { room: 'x' });
-      const seen = record(alice);
-      // Until node A reads the stream (a busy machine may take a moment to connect it to Redis).
-      await eventually(
-        async () => (await call(bob, 'rooms.say', { room: 'x', text: 'before' }), texts(seen)),
-        (x) => x.length > 0,
-        'a first message across nodes',
-        15_000,
-        200,
-      );
-      // Warm-up messages still on their way are left out below.
-      const later = (x: Array<{ event: string; payload: unknown }>) => texts(x).filter((t) => t !== 'before');
-      const id = alice.id;
+  // The waits are bounded so that a failure says where.
+  it('a node killed with SIGKILL: its client comes back through the balancer on the other node, signed in, and gets what was sent meanwhile', async () => {
+    cluster = await startCluster(2, `server: { recovery: { maxDisconnection: 1m } }\n${ROUTES}`);
+    const [a, b] = cluster.nodes as [(typeof cluster.nodes)[0], (typeof cluster.nodes)[0]];
+    lb = proxy(a.port);
+    const alice = connect(await lb.url, { transports: ['websocket'], forceNew: true, reconnection: false });
+    const bob = connect(b.url, { transports: ['websocket'], forceNew: true, reconnection: false });
+    sockets.push(alice, bob);
+    // Both listened for at once: bob may connect while alice is awaited (a listener added after would wait forever).
+    const connected = [alice, bob].map(
+      (s) =>
+        new Promise<void>((resolve, reject) => {
+          if (s.connected) return resolve();
+          s.once('connect', () => resolve());
+          s.once('connect_error', (e) => reject(new Error(`connect_error: ${e.message}`)));
+        }),
+    );
+    await bounded(Promise.all(connected), 'the clients to connect');
+    await register(alice, 'alice');
+    await call(alice, 'rooms.join', { room: 'x' });
+    const seen = record(alice);
+    // Until node A reads the stream (a busy machine may take a moment to connect it to Redis).
+    await eventually(
+      async () => (await call(bob, 'rooms.say', { room: 'x', text: 'before' }), texts(seen)),
+      (x) => x.length > 0,
+      'a first message across nodes',
+      15_000,
+      200,
+    );
+    // Warm-up messages still on their way are left out below.
+    const later = (x: Array<{ event: string; payload: unknown }>) => texts(x).filter((t) => t !== 'before');
+    const id = alice.id;
 
-      const gone = new Promise<string>((resolve) => alice.once('disconnect', resolve));
-      a.child.kill('SIGKILL');
-      await a.exited;
-      expect(await bounded(gone, "alice's disconnect")).toBe('transport close');
-      lb.pointAt(b.port);
-      await expectRecovery(alice, bob, id!, () => later(seen), []);
-    },
-  );
+    const gone = new Promise<string>((resolve) => alice.once('disconnect', resolve));
+    a.child.kill('SIGKILL');
+    await a.exited;
+    expect(await bounded(gone, "alice's disconnect")).toBe('transport close');
+    lb.pointAt(b.port);
+    await expectRecovery(alice, bob, id!, () => later(seen), []);
+  });
 });
 
 /** `p`, or a failure naming what did not happen within `ms`. */
