@@ -20,6 +20,7 @@ const FLOORS: Record<string, number> = {
   runtime: 6,
   auth: 7,
   reload: 7,
+  describe: 7,
   cli: 8,
   '.': 9,
 };

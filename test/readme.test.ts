@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { COMMANDS } from '../src/cli/index.js';
 import { ERROR_CODES } from '../src/core/errors.js';
 import { DIAGNOSTIC_CODES } from '../src/manifest/diagnostics.js';
 import { ROOT } from './support/child.js';
@@ -49,5 +50,12 @@ describe('README.md documents every code', () => {
       documented.filter((c) => !codes.includes(c)),
       'README rows for diagnostic codes that do not exist',
     ).toEqual([]);
+  });
+
+  it('every verb of the command line has a row in the table under "The command line", and every row is a verb', () => {
+    const rows = [...section('The command line').matchAll(/^\| `sockey ([a-z]+)\b/gm)].map((m) => m[1]!);
+    expect(COMMANDS).toContain('types');
+    expect(COMMANDS.filter((c) => !rows.includes(c))).toEqual([]);
+    expect(rows.filter((r) => !COMMANDS.includes(r))).toEqual([]);
   });
 });

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileManifestFile } from '../src/compile/table.js';
 import { ROOT, runCli, sockey } from './support/child.js';
@@ -111,7 +112,7 @@ describe('sockey validate: the bin', () => {
   });
 
   it('--help exits 0 for every verb, --version prints the version, an unknown verb exits 2', async () => {
-    for (const verb of ['serve', 'validate', 'routes', 'init', 'db']) {
+    for (const verb of ['serve', 'validate', 'routes', 'types', 'asyncapi', 'init', 'db']) {
       const r = await run([verb, '--help']);
       expect(r.code, verb).toBe(0);
       expect(r.stdout, verb).toMatch(new RegExp(`^Usage: sockey ${verb}\\b`));
@@ -130,6 +131,52 @@ describe('sockey validate: the bin', () => {
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/unknown command "frobnicate"/);
     expect((await run(['validate', '--no-such-flag'])).code).toBe(2);
+  });
+});
+
+describe('sockey validate: server.port', () => {
+  const manifest = (port: string) => `version: 1\nserver:\n  port: ${port}\nroutes:\n  ping: { reply: pong }\n`;
+
+  it('the JSON Schema editors use refuses a port string that is not one {{env.NAME}} template', () => {
+    const ajv = new Ajv2020({ strict: false });
+    const valid = ajv.compile(JSON.parse(readFileSync(path.join(ROOT, 'schema/sockey.schema.json'), 'utf8')));
+    const withPort = (port: unknown) => valid({ version: 1, server: { port }, routes: { ping: { reply: 'pong' } } });
+    expect([8081, 0, 65535, '{{env.PORT}}', '{{ env.SOCKEY_APP_PORT }}'].map(withPort)).toEqual([true, true, true, true, true]);
+    expect(['abc', '8081', '{{env.PORT}}0', '{{params.port}}', 65536, -1, 80.5].map(withPort)).toEqual([false, false, false, false, false, false, false]);
+  });
+
+  it('validate: a string that is not one {{env.NAME}} template is a SCHEMA problem at its line:col; "{{env.PORT}}" passes', async () => {
+    const a = tempApp({ 'sockey.yaml': manifest('"abc"') });
+    try {
+      const r = await run(['validate'], a.dir);
+      expect(r.code).toBe(1);
+      expect(lines(r.stderr)).toEqual([expect.stringMatching(/^sockey\.yaml:3:9 server\.port: invalid value: expected a TCP port from 0 to 65535/), 'sockey.yaml: 1 problem']);
+      const result = await compileManifestFile('sockey.yaml', a.dir, { strictEnv: false });
+      expect(result.diagnostics.map((d) => [d.code, d.line, d.col, d.path.join('.')])).toEqual([['SCHEMA', 3, 9, 'server.port']]);
+      for (const other of ['"8081"', '"{{env.PORT}}x"', '"{{env.A}}{{env.B}}"', '70000']) {
+        a.write('sockey.yaml', manifest(other));
+        const d = (await compileManifestFile('sockey.yaml', a.dir, { strictEnv: false })).diagnostics;
+        expect(
+          d.map((x) => [x.code, x.path.join('.')]),
+          other,
+        ).toEqual([['SCHEMA', 'server.port']]);
+      }
+
+      // One {{env.NAME}} passes, and validate still checks the value it is filled with.
+      a.write('sockey.yaml', manifest('"{{env.PORT}}"'));
+      const ok = await runCli(['validate'], a.dir, { ...process.env, PORT: '9000' });
+      expect(ok.stderr).toBe('');
+      expect(ok.code).toBe(0);
+      const filled = await compileManifestFile('sockey.yaml', a.dir, { env: { PORT: '9000' }, strictEnv: false });
+      expect(filled.settings?.server.port).toBe(9000);
+      const bad = await runCli(['validate'], a.dir, { ...process.env, PORT: 'abc' });
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toMatch(/^sockey\.yaml:3:9 server\.port: port must be an integer from 0 to 65535, got "abc"/m);
+      a.write('sockey.yaml', manifest('"{{ env.PORT }}"'));
+      expect((await runCli(['validate'], a.dir, { ...process.env, PORT: '9001' })).code).toBe(0);
+    } finally {
+      a.cleanup();
+    }
   });
 });
 

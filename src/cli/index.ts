@@ -2,8 +2,10 @@ import { readFileSync } from 'node:fs';
 import { dbCommand, dbHelp } from './db.js';
 import { initCommand, initHelp } from './init.js';
 import { EXIT, UserError, processIo, type CliIo } from './io.js';
+import { asyncapiCommand, asyncapiHelp } from './asyncapi.js';
 import { routesCommand, routesHelp } from './routes.js';
 import { serveCommand, serveHelp } from './serve.js';
+import { typesCommand, typesHelp } from './types.js';
 import { validateCommand, validateHelp } from './validate.js';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
@@ -14,6 +16,8 @@ Commands:
   serve [file]        serve the manifest over socket.io
   validate [file]     check the manifest; every problem as file:line:col
   routes [file]       print the compiled route table, built-ins included
+  types [file]        print TypeScript declarations of the events for socket.io-client
+  asyncapi [file]     print an AsyncAPI 3.0 document of the events (YAML, or --json)
   init [dir]          scaffold a manifest, a hook and a schema file
   db migrate [file]   apply the built-in tables and the schema files
 
@@ -28,9 +32,14 @@ const VERBS: Record<string, { run: (argv: string[], io: CliIo) => Promise<number
   serve: { run: serveCommand, help: serveHelp },
   validate: { run: validateCommand, help: validateHelp },
   routes: { run: routesCommand, help: routesHelp },
+  types: { run: typesCommand, help: typesHelp },
+  asyncapi: { run: asyncapiCommand, help: asyncapiHelp },
   init: { run: initCommand, help: initHelp },
   db: { run: dbCommand, help: dbHelp },
 };
+
+/** The verbs, in the order the help lists them (README's command table has a row for each). */
+export const COMMANDS: readonly string[] = Object.keys(VERBS);
 
 /** Runs one command line; returns the exit code. Testable in-process with a custom `io`. */
 export async function cli(argv: string[], io: CliIo = processIo): Promise<number> {

@@ -46,7 +46,8 @@ function collectNames(tokens: Token[], out: string[]): void {
   }
 }
 
-const EXACT = /^\{\{\{?\s*([A-Za-z_$][\w$]*(?:\.[\w$]+)*)\s*\}?\}\}$/;
+/** A template that is exactly one `{{name}}` (or `{{{name}}}`): a reply leaf that keeps the value's type. */
+export const EXACT_TAG = /^\{\{\{?\s*([A-Za-z_$][\w$]*(?:\.[\w$]+)*)\s*\}?\}\}$/;
 
 function compileLookup(dotted: string): (view: TemplateView) => unknown {
   const keys = dotted.split('.');
@@ -90,7 +91,7 @@ export interface CompiledValue {
  */
 export function compileValueTemplate(value: unknown, onError: (path: (string | number)[], e: Error) => void, at: (string | number)[] = []): CompiledValue {
   if (typeof value === 'string') {
-    const exact = EXACT.exec(value);
+    const exact = EXACT_TAG.exec(value);
     if (exact) return { render: compileLookup(exact[1]!), names: [exact[1]!], constant: false };
     try {
       const t = compileTemplate(value);

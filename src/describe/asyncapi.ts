@@ -1,0 +1,259 @@
+import { ERROR_CODES } from '../core/errors.js';
+import { LIVE_ENDED_REASONS } from './known.js';
+import type { ApiCall, ApiModel, ApiPush } from './model.js';
+import { pointerToken, rebaseRefs } from './refs.js';
+import { namedShapesIn, type Shape } from './shape.js';
+
+type Json = Record<string, unknown>;
+
+const SCHEMAS = '#/components/schemas/';
+const HANDSHAKE = 'sockeyHandshake';
+const MESSAGE_KEY = 'sockeyMessageKey';
+
+/**
+ * `sockey asyncapi`: the app as an AsyncAPI 3.0 document, from a client's
+ * point of view. Channels are socket.io events; a client sends the routes'
+ * events (each with an ack, a reply channel without an address) and receives
+ * `<event>_data`, `<event>_error` and the events routes emit. Message payloads
+ * are the params JSON Schemas and the envelopes.
+ */
+export function asyncapiDocument(model: ApiModel): Json {
+  const ids = new Ids();
+  const callIds = new Map(model.calls.map((c) => [c.event, ids.take(c.event)]));
+  const schemas: Json = {};
+  const messages: Json = {};
+  const channels: Json = {};
+  const operations: Json = {};
+  const toSchema = (s: Shape) => jsonSchema(s, model, callIds);
+
+  schemas.SockeyErrorEnvelope = errorEnvelopeSchema();
+  messages.SockeyError = { title: 'Failure', summary: 'The failure envelope: on the ack when there is one, else on <event>_error.', payload: ref(SCHEMAS + 'SockeyErrorEnvelope') };
+  if (model.calls.some((c) => c.live)) {
+    schemas.SockeyLiveEnded = liveEndedSchema();
+    messages.SockeyLiveEnded = { title: 'Live query ended', summary: 'A live subscription ended without the client asking (never on an ack).', payload: ref(SCHEMAS + 'SockeyLiveEnded') };
+  }
+  // Payloads are the params schemas themselves: only the replies' and pushes' shapes are components.
+  const reached = [...model.calls.map((c) => c.result), ...model.pushes.map((p) => p.res)];
+  for (const n of namedShapesIn(reached).values()) schemas[n.name] = { ...(toSchema(n.shape) as Json), ...(n.description ? { description: n.description } : {}) };
+
+  const requiresAuth = model.auth !== undefined && model.calls.some((c) => c.auth === 'required');
+  for (const c of model.calls) {
+    const id = callIds.get(c.event)!;
+    schemas[`${id}.params`] = paramsSchema(c, id);
+    schemas[`${id}.result`] = toSchema(c.result);
+    messages[`${id}.params`] = { title: `${c.event} params`, ...(c.description ? { summary: c.description } : {}), payload: ref(`${SCHEMAS}${id}.params`) };
+    messages[`${id}.reply`] = { title: `${c.event} reply`, payload: dataEnvelopeSchema(ref(`${SCHEMAS}${id}.result`)) };
+    const ack = ids.take(`${c.event}.ack`);
+    channels[id] = { address: c.event, ...(c.description ? { description: c.description } : {}), messages: { params: ref(`#/components/messages/${id}.params`) } };
+    channels[ack] = {
+      address: null,
+      description: `The socket.io acknowledgement of ${c.event}: its reply envelope, success or failure.`,
+      messages: { reply: ref(`#/components/messages/${id}.reply`), error: ref('#/components/messages/SockeyError') },
+    };
+    operations[id] = {
+      action: 'send',
+      channel: ref(`#/channels/${id}`),
+      summary: callSummary(c),
+      messages: [ref(`#/channels/${id}/messages/params`)],
+      reply: { channel: ref(`#/channels/${ack}`), messages: [ref(`#/channels/${ack}/messages/reply`), ref(`#/channels/${ack}/messages/error`)] },
+      ...(c.auth === 'required' && requiresAuth ? { security: [ref(`#/components/securitySchemes/${HANDSHAKE}`), ref(`#/components/securitySchemes/${MESSAGE_KEY}`)] } : {}),
+    };
+  }
+
+  for (const p of model.pushes) {
+    const id = ids.take(p.name.text);
+    const channel: Json = { address: address(p), description: `What arrives here: ${p.from.join('; ')}.` };
+    const parameters = parametersOf(p);
+    if (parameters) channel.parameters = parameters;
+    if (p.kind === 'data') {
+      messages[`${id}.data`] = { title: p.name.text, payload: dataEnvelopeSchema(toSchema(p.res)) };
+      channel.messages = { data: ref(`#/components/messages/${id}.data`) };
+    } else {
+      channel.messages = { error: ref('#/components/messages/SockeyError'), ...(p.liveEnded.length ? { liveEnded: ref('#/components/messages/SockeyLiveEnded') } : {}) };
+    }
+    channels[id] = channel;
+    operations[id] = {
+      action: 'receive',
+      channel: ref(`#/channels/${id}`),
+      summary: p.kind === 'data' ? `Success envelopes: ${p.from.join('; ')}.` : `Failure envelopes: ${p.from.join('; ')}.`,
+      messages: Object.keys(channel.messages as Json).map((m) => ref(`#/channels/${id}/messages/${m}`)),
+    };
+  }
+
+  const components: Json = { schemas, messages };
+  if (requiresAuth) components.securitySchemes = securitySchemes(model.auth!.event);
+  return {
+    asyncapi: '3.0.0',
+    info: {
+      title: `sockey: ${model.file}`,
+      version: model.version,
+      description: [
+        `The socket.io events of ${model.file}, generated by \`sockey asyncapi\`.`,
+        "Operations are a client's: it sends the routes' events, each with a socket.io acknowledgement that receives the reply envelope",
+        '(`{ ok: true, err: false, res }` or `{ ok: false, err, res: false, code, details? }`), and receives `<event>_data`, `<event>_error` and the events routes emit.',
+      ].join(' '),
+    },
+    defaultContentType: 'application/json',
+    servers: {
+      sockey: {
+        host: `localhost:${model.settings.server.port}`,
+        protocol: 'ws',
+        pathname: '/socket.io/',
+        title: 'socket.io',
+        description: 'A socket.io 4 server (Engine.IO 4 over WebSocket or HTTP long-polling): connect with socket.io-client, io(url).',
+      },
+    },
+    channels,
+    operations,
+    components,
+  };
+}
+
+function callSummary(c: ApiCall): string {
+  const parts = [c.description ?? `Emit ${c.event}.`];
+  if (c.auth === 'required') parts.push('Signed-in users only.');
+  if (c.auth === 'optional') parts.push('Knows the user when signed in.');
+  if (c.live) parts.push(`Live: the caller is pushed the new result on ${c.dataEvent}.`);
+  return parts.join(' ');
+}
+
+/** The params schema as the route declares it (a boolean schema stays itself), its local $refs rebased on where it now lives. */
+function paramsSchema(c: ApiCall, id: string): unknown {
+  const s = c.paramsSchema;
+  if (s === undefined || s === true) return { type: 'object' };
+  if (s === false) return { not: {} };
+  return rebaseRefs(s, paramsPointer(id));
+}
+
+const paramsPointer = (id: string) => `${SCHEMAS}${pointerToken(`${id}.params`)}`;
+
+/** A templated event name's address: its holes as channel parameters (`board:{board}`). */
+function address(p: ApiPush): string {
+  if (!p.name.parts) return p.name.text;
+  const names = parameterNames(p);
+  let i = 0;
+  return p.name.parts.map((part) => (typeof part === 'string' ? part : `{${names[i++]}}`)).join('');
+}
+
+function parametersOf(p: ApiPush): Json | undefined {
+  if (!p.name.parts) return undefined;
+  const names = parameterNames(p);
+  const holes = p.name.parts.filter((x): x is { hole: string } => typeof x !== 'string');
+  return Object.fromEntries(holes.map((h, i) => [names[i]!, { description: `The value of {{${h.hole}}} in the emit's event template.` }]));
+}
+
+function parameterNames(p: ApiPush): string[] {
+  const used = new Set<string>();
+  return p.name
+    .parts!.filter((x): x is { hole: string } => typeof x !== 'string')
+    .map((h) => {
+      const base = (h.hole.split('.').pop() ?? '').replace(/[^A-Za-z0-9_-]/g, '_') || 'value';
+      let name = base;
+      for (let i = 2; used.has(name); i++) name = `${base}${i}`;
+      used.add(name);
+      return name;
+    });
+}
+
+function securitySchemes(authEvent: string): Json {
+  return {
+    [HANDSHAKE]: {
+      type: 'userPassword',
+      description:
+        `The built-in auth: \`${authEvent}\` with { type: "register" | "login", user } answers { name, token }. ` +
+        'The socket that logged in is signed in; a new connection signs in with the token in the socket.io handshake: io(url, { auth: { name, token } }).',
+    },
+    [MESSAGE_KEY]: {
+      type: 'apiKey',
+      in: 'password',
+      description: 'The original protocol: the token as `user: { name, key }` in the payload of each message (removed before the params are validated).',
+    },
+  };
+}
+
+function dataEnvelopeSchema(res: unknown): Json {
+  return { type: 'object', required: ['ok', 'err', 'res'], properties: { ok: { const: true }, err: { const: false }, res } };
+}
+
+function errorEnvelopeSchema(): Json {
+  return {
+    type: 'object',
+    required: ['ok', 'err', 'res', 'code'],
+    properties: {
+      ok: { const: false },
+      err: { type: 'string', description: 'A message for people.' },
+      res: { const: false },
+      code: { anyOf: [{ enum: Object.keys(ERROR_CODES) }, { type: 'string', description: 'A code a hook threw.' }] },
+      details: { description: 'VALIDATION: [{ path, message, keyword, params }]; RATE_LIMITED: { retryAfterMs }; hooks: as thrown.' },
+    },
+  };
+}
+
+function liveEndedSchema(): Json {
+  return {
+    type: 'object',
+    required: ['ok', 'err', 'res', 'code', 'details'],
+    properties: {
+      ok: { const: false },
+      err: { type: 'string' },
+      res: { const: false },
+      code: { const: 'LIVE_ENDED' },
+      details: {
+        type: 'object',
+        required: ['reason', 'event', 'params'],
+        properties: { reason: { enum: [...LIVE_ENDED_REASONS] }, event: { type: 'string' }, params: { type: 'object' } },
+      },
+    },
+  };
+}
+
+/** A shape as JSON Schema (AsyncAPI's schema format is a superset of draft 07). */
+function jsonSchema(s: Shape, model: ApiModel, callIds: ReadonlyMap<string, string>): unknown {
+  const rec = (x: Shape) => jsonSchema(x, model, callIds);
+  switch (s.kind) {
+    case 'unknown':
+      return {};
+    case 'never':
+      return { not: {} };
+    case 'string':
+    case 'number':
+    case 'boolean':
+    case 'null':
+      return { type: s.kind };
+    case 'literal':
+      return { const: s.value };
+    case 'array':
+      return { type: 'array', items: rec(s.items) };
+    case 'union':
+      return { anyOf: s.of.map(rec) };
+    case 'named':
+      return ref(SCHEMAS + s.name);
+    case 'result':
+      return ref(`${SCHEMAS}${callIds.get(s.event)}.result`);
+    case 'params': {
+      if (s.key === undefined) return ref(`${SCHEMAS}${callIds.get(s.event)}.params`);
+      const schema = model.calls.find((c) => c.event === s.event)?.paramsSchema as { properties?: Record<string, unknown> } | undefined;
+      const one = rebaseRefs(schema?.properties?.[s.key] ?? {}, paramsPointer(callIds.get(s.event)!));
+      return s.nullable ? { anyOf: [one, { type: 'null' }] } : one;
+    }
+    case 'object': {
+      const properties = Object.fromEntries(s.props.map((p) => [p.name, p.description ? { ...(rec(p.shape) as Json), description: p.description } : rec(p.shape)]));
+      const required = s.props.filter((p) => !p.optional).map((p) => p.name);
+      return { type: 'object', ...(s.props.length ? { properties } : {}), ...(required.length ? { required } : {}), additionalProperties: s.open };
+    }
+  }
+}
+
+const ref = ($ref: string) => ({ $ref });
+
+/** Channel, operation and component ids: the event's name with what a reference cannot hold replaced, unique. */
+class Ids {
+  private readonly used = new Set<string>();
+  take(name: string): string {
+    const base = name.replace(/[^\w.-]/g, '_') || '_';
+    let id = base;
+    for (let i = 2; this.used.has(id); i++) id = `${base}_${i}`;
+    this.used.add(id);
+    return id;
+  }
+}
