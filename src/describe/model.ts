@@ -47,6 +47,8 @@ export interface ApiPush {
   liveEnded: string[];
   /** Who sends it, in words (`the reply of echo`, `a timer of example`). */
   from: string[];
+  /** Live routes whose pushes arrive here (a push also carries the subscription's `params`). */
+  livePushes?: string[];
 }
 
 export interface ApiModel {
@@ -111,6 +113,8 @@ export function describeApp(result: Required<Pick<CompileResult, 'table'>> & { s
       liveEvents.push(s.event);
       const pushed = r.live && typeof r.live === 'object' && r.live.diff !== undefined ? diffShape(itemsOf(result)) : ({ kind: 'result', event: s.event } as Shape);
       push({ text: route.dataEvent }, 'data', `the live pushes of ${s.event}`, pushed);
+      const p = pushes.get(`data\0${route.dataEvent}`);
+      if (p) (p.livePushes ??= []).push(s.event);
     }
     (r.timers ?? []).forEach((t, i) => {
       const shape = actionResult(t, context(['routes', s.event, 'timers', i], params, s.paramsSchema, s.auth !== 'none'));

@@ -112,7 +112,11 @@ function takesCredentials(c: ApiCall, model: ApiModel): boolean {
 }
 
 function envelopeType(p: ApiPush, model: ApiModel): string {
-  if (p.kind === 'data') return `SockeyDataEnvelope<${tsType(p.res, '  ')}>`;
+  if (p.kind === 'data') {
+    const data = `SockeyDataEnvelope<${tsType(p.res, '  ')}>`;
+    // A live push carries the params of its subscription (absent on the reply itself).
+    return p.livePushes?.length ? `${data} & { params?: ${p.livePushes.map((e) => `RouteParams[${quote(e)}]`).join(' | ')} }` : data;
+  }
   if (p.liveEnded.length === 0) return 'SockeyErrorEnvelope';
   // A live route's errors are sockey's own, unless a hook guard may throw codes of its own.
   const hookGuard = p.liveEnded.some((e) => model.calls.find((c) => c.event === e)?.guardHook);
