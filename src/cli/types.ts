@@ -1,4 +1,3 @@
-import { typescriptDeclarations } from '../describe/typescript.js';
 import { parseVerbArgs } from './args.js';
 import { describeManifest } from './describe.js';
 import { EXIT, type CliIo } from './io.js';
@@ -27,6 +26,8 @@ export async function typesCommand(argv: string[], io: CliIo): Promise<number> {
   }
   const model = await describeManifest(positionals[0] ?? 'sockey.yaml', io);
   if (!model) return EXIT.PROBLEMS;
+  // Loaded here: json-schema-to-typescript (and the prettier it brings) is large, and `serve` never needs it.
+  const { typescriptDeclarations } = await import('../describe/typescript.js');
   io.stdout(await typescriptDeclarations(model));
   return EXIT.OK;
 }
