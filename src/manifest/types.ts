@@ -113,6 +113,8 @@ export interface RawManifest {
     rateLimit?: RawRateLimit;
     trustProxy?: boolean | number | string | string[];
     recovery?: boolean | { maxDisconnection?: Duration };
+    /** `GET /metrics` (Prometheus): on the app's port (true), or on a listener of its own. */
+    metrics?: boolean | { port: number | string; host?: string };
   };
   cluster?: { redis: string; prefix?: string };
   database?: {
