@@ -10,7 +10,7 @@
 // Everything is on 127.0.0.1. A random MariaDB database and a temp SQLite file are
 // created for the run and removed at the end (also on error, Ctrl-C and the overall
 // time limit). See bench/README.md.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -153,6 +153,7 @@ BENCH_MYSQL_ROOT_URL  an account that may create databases (default mysql://root
 BENCH_NODE_ARGS       extra node flags for all servers (e.g. "--cpu-prof --cpu-prof-dir=bench/results/prof")
 BENCH_SOCKEY_BIN      another sockey build's bin/sockey.js to measure (default this checkout's)
 BENCH_HAND_TRACE=0    the hand-written mysql2 pool without its per-query stack capture (trace: false, as sockey's)
+BENCH_SOCKEY_METRICS=1  sockey with server.metrics: true (a copy of its manifest, removed at the end)
 `;
 
 const { values: flags } = parseArgs({
@@ -225,6 +226,7 @@ const SETUP_MS = 30_000; // a scenario's setup (sign-ins, listeners joining) mus
 const children = new Set();
 let database; // { name, drop() }
 let sqliteFile; // the temp SQLite file, removed at the end
+const manifestCopies = new Set(); // BENCH_SOCKEY_METRICS: the manifests with metrics on, removed at the end
 let cleaning;
 
 function cleanup() {
@@ -243,6 +245,7 @@ function cleanup() {
       removeSqliteFile(sqliteFile);
       log(`removed ${sqliteFile}`);
     }
+    for (const file of manifestCopies) rmSync(file, { force: true });
   })();
   return cleaning;
 }
@@ -292,7 +295,17 @@ const starter = serverStarter({
     if (!cleaning) void bail(1, `${handle.label} exited unexpectedly (${how})\n${tail.join('\n')}`);
   },
 });
-const startSockey = (label, manifest, env) => starter.sockey(label, sockeyBin, path.join(here, manifest), env);
+const startSockey = (label, manifest, env) => starter.sockey(label, sockeyBin, path.join(here, process.env.BENCH_SOCKEY_METRICS === '1' ? withMetrics(manifest) : manifest), env);
+
+/** A copy of a bench manifest (beside it: its relative paths hold) with `server.metrics: true`. */
+function withMetrics(manifest) {
+  const text = readFileSync(path.join(here, manifest), 'utf8');
+  if (!/^server:\n/m.test(text)) throw new Error(`${manifest} has no server: section to turn metrics on in`);
+  const copy = `.${manifest.replace(/\.yaml$/, '')}.metrics.yaml`;
+  manifestCopies.add(path.join(here, copy));
+  writeFileSync(path.join(here, copy), text.replace(/^server:\n/m, 'server:\n  metrics: true\n'));
+  return copy;
+}
 const startHandwritten = (label, args, env) => starter.handwritten(label, args, env);
 
 /**
@@ -680,6 +693,7 @@ async function main() {
   const servers = Object.values(pairs).flatMap((p) => ROLES.map((r) => p[r]));
   for (const s of servers) log(`${s.label.padEnd(19)} on 127.0.0.1:${s.port} (pid ${s.pid})`);
   if (process.env.BENCH_SOCKEY_BIN) log(`sockey is ${sockeyBin}`);
+  if (process.env.BENCH_SOCKEY_METRICS === '1') log('sockey serves with server.metrics: true');
   if (nodeArgs.length) log(`servers run with node ${nodeArgs.join(' ')}`);
   if (['0', 'false'].includes(process.env.BENCH_HAND_TRACE ?? '')) log('hand-written mysql2 pool with trace: false (BENCH_HAND_TRACE)');
 

@@ -16,6 +16,8 @@ const FLOORS: Record<string, number> = {
   directives: 3,
   compile: 4,
   pipeline: 5,
+  // Operations (metrics, readiness): above the pipeline, below the runtime that serves them.
+  ops: 5.5,
   live: 6,
   runtime: 6,
   auth: 7,

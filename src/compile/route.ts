@@ -64,6 +64,7 @@ export function compileRoute(event: string, raw: RawRoute, base: RouteBase, fing
       description: raw.description,
     },
     fingerprint,
+    metrics: { meter: undefined },
   };
   return { route: Object.freeze(route), statements: draft.statements };
 }

@@ -92,7 +92,7 @@ export interface HookContext<P = Record<string, unknown>, Auth extends AuthUser 
   readonly address: string;
   /** Timers owned by the caller's socket. */
   readonly timers: HookTimers;
-  /** The server's logger (pino): secrets in fields named password, token, key or url are redacted. */
+  /** The server's logger (pino) with the message's id in every line (`msgId`): secrets in fields named password, token, key or url are redacted. */
   readonly log: Logger;
 }
 

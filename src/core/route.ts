@@ -26,6 +26,10 @@ export interface Call {
   route: Route;
   /** What templates render over, made once per message by the first template that needs it. */
   view: Record<string, unknown> | undefined;
+  /** The message's id in the logs (core/message-id.ts: `msgId`). */
+  id: number;
+  /** When it arrived (performance.now()), while it is measured (`server.metrics`, debug logs); else 0. */
+  started: number;
 }
 
 /** What sockey keeps per connected socket (runtime's SocketState implements it). */
@@ -120,6 +124,17 @@ export interface LiveHooks {
   answered(call: Call, res: unknown): void;
 }
 
+/** Counts a route's messages for `/metrics` (src/ops/metrics.ts). */
+export interface MessageMeter {
+  /** A message ended: `code` undefined when it succeeded, else its error code; `ms` since it arrived. */
+  done(code: string | undefined, ms: number): void;
+}
+
+/** Where the dispatcher finds a route's meter: set at swap time while `server.metrics` is on, absent otherwise. */
+export interface RouteMetrics {
+  meter: MessageMeter | undefined;
+}
+
 /** A route compiled once: everything a message needs, as closures. */
 export interface Route {
   readonly event: string;
@@ -148,4 +163,6 @@ export interface Route {
   readonly summary: RouteSummary;
   /** The route's manifest source (and of files it uses), to tell what a reload changed. */
   readonly fingerprint: string;
+  /** Its meter (the one mutable part of a route). */
+  readonly metrics: RouteMetrics;
 }

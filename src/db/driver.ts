@@ -53,7 +53,21 @@ export interface Driver {
   exec(script: string): Promise<void>;
   /** Prepares a statement without running it, so typos are caught before deploy. */
   check(text: string): Promise<void>;
+  /** `SELECT 1` on a connection of the pool (MySQL) or the handle (SQLite, not waiting for a transaction): rejects when the database does not answer. */
+  ping(): Promise<void>;
+  /** Connections in use and what waits for one, for /metrics. */
+  usage(): PoolUsage;
   close(): Promise<void>;
+}
+
+/**
+ * MySQL: connections handed out (or opening) and calls queued for one.
+ * SQLite: 1 while a transaction from `begin()` holds the connection, and the
+ * statements waiting for it to end.
+ */
+export interface PoolUsage {
+  inUse: number;
+  waiting: number;
 }
 
 /** Values as the drivers bind them: no undefined, no booleans, Dates as UTC `YYYY-MM-DD HH:MM:SS[.fff]`, objects as JSON. */

@@ -1,11 +1,15 @@
 import mysql from 'mysql2/promise';
 import { isSockeyError } from '../core/errors.js';
 import { isoOfDate } from './dates.js';
-import { dbError, TRANSACTION_TIMEOUT_MS, type Driver, type DriverTransaction, type QueryResult, type SqlStep, type SqlValue } from './driver.js';
+import { dbError, TRANSACTION_TIMEOUT_MS, type Driver, type DriverTransaction, type PoolUsage, type QueryResult, type SqlStep, type SqlValue } from './driver.js';
 
 interface CallbackPool {
   execute(sql: string, values: SqlValue[], cb: (err: Error | null, result: unknown, fields?: readonly mysql.FieldPacket[]) => void): void;
   on(event: 'connection', listener: (conn: { query(sql: string, cb: (err: Error | null) => void): void }) => void): void;
+  /** mysql2's own queues (lib/base/pool.js): every connection, the idle ones, and the calls waiting for one. */
+  _allConnections?: { length: number };
+  _freeConnections?: { length: number };
+  _connectionQueue?: { length: number };
 }
 
 /**
@@ -17,6 +21,8 @@ interface CallbackPool {
  */
 const MYSQL_TYPE_OPTIONS = { timezone: 'Z', dateStrings: ['DATE'], jsonStrings: true, decimalNumbers: true, supportBigNumbers: true, bigNumberStrings: false } satisfies mysql.PoolOptions;
 const UTC_SESSION = "SET time_zone = '+00:00'";
+/** How long the readiness check's connection may take to open. */
+const PING_CONNECT_TIMEOUT_MS = 1000;
 
 /** Column types mysql2 answers as Date objects (TIMESTAMP, DATETIME and their v2 forms). */
 const DATE_TYPES = new Set([7, 12, 17, 18]);
@@ -28,6 +34,8 @@ export class MysqlDriver implements Driver {
   private readonly pool: mysql.Pool;
   /** The same pool's callback API: one promise per statement instead of three (the hot path). */
   private readonly raw: CallbackPool;
+  /** The readiness check's own connection (see ping). */
+  private pinger: Promise<mysql.Connection> | undefined;
 
   constructor(
     private readonly url: string,
@@ -146,7 +154,47 @@ export class MysqlDriver implements Driver {
     }
   }
 
+  /**
+   * On a connection of its own, opened at the first ping and again after a
+   * failure: a pool busy with slow statements (calls queued for a connection)
+   * is not a database that does not answer.
+   */
+  async ping(): Promise<void> {
+    this.pinger ??= mysql.createConnection({ uri: this.url, connectTimeout: PING_CONNECT_TIMEOUT_MS, ...MYSQL_TYPE_OPTIONS }).then((conn) => {
+      // A dropped connection is opened again at the next ping.
+      conn.on('error', () => this.dropPinger(conn));
+      conn.on('end', () => this.dropPinger(conn));
+      return conn;
+    });
+    const pinger = this.pinger;
+    try {
+      await (await pinger).query('SELECT 1');
+    } catch (e) {
+      if (this.pinger === pinger) this.pinger = undefined;
+      pinger.then((c) => c.destroy()).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private dropPinger(conn: mysql.Connection): void {
+    const pinger = this.pinger;
+    void pinger?.then(
+      (c) => {
+        if (c === conn && this.pinger === pinger) this.pinger = undefined;
+      },
+      () => undefined,
+    );
+  }
+
+  usage(): PoolUsage {
+    const raw = this.raw;
+    return { inUse: (raw._allConnections?.length ?? 0) - (raw._freeConnections?.length ?? 0), waiting: raw._connectionQueue?.length ?? 0 };
+  }
+
   async close(): Promise<void> {
+    const pinger = this.pinger;
+    this.pinger = undefined;
+    await pinger?.then((c) => c.destroy()).catch(() => undefined);
     await this.pool.end();
   }
 }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { isSockeyError } from '../core/errors.js';
 import { isoDateTime } from './dates.js';
-import { dbError, TRANSACTION_TIMEOUT_MS, type Driver, type DriverTransaction, type QueryResult, type SqlStep, type SqlValue } from './driver.js';
+import { dbError, TRANSACTION_TIMEOUT_MS, type Driver, type DriverTransaction, type PoolUsage, type QueryResult, type SqlStep, type SqlValue } from './driver.js';
 
 type Statement = Database.Statement<unknown[]>;
 type Row = Record<string, unknown>;
@@ -216,6 +216,16 @@ export class SqliteDriver implements Driver {
 
   async check(text: string): Promise<void> {
     this.db.prepare(text);
+  }
+
+  async ping(): Promise<void> {
+    // On the handle, not through `run`: a transaction that holds the connection is not an outage.
+    if (!this.db.open) throw new Error('the database is closed');
+    this.db.prepare('SELECT 1').get();
+  }
+
+  usage(): PoolUsage {
+    return { inUse: this.held === null ? 0 : 1, waiting: this.waiting.length };
   }
 
   async close(): Promise<void> {

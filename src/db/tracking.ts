@@ -1,4 +1,4 @@
-import type { Driver, DriverTransaction, QueryResult, SqlStep, SqlValue } from './driver.js';
+import type { Driver, DriverTransaction, PoolUsage, QueryResult, SqlStep, SqlValue } from './driver.js';
 import { ANY_TABLE, type Bound, type SqlTables, type StatementTables } from './sql-tables.js';
 
 /**
@@ -115,6 +115,12 @@ export class TrackingDriver implements Driver {
   }
   check(text: string): Promise<void> {
     return this.inner.check(text);
+  }
+  ping(): Promise<void> {
+    return this.inner.ping();
+  }
+  usage(): PoolUsage {
+    return this.inner.usage();
   }
   close(): Promise<void> {
     return this.inner.close();

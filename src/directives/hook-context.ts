@@ -3,7 +3,9 @@ import type { Socket } from 'socket.io';
 import { dataEnvelope } from '../core/envelope.js';
 import { SockeyError } from '../core/errors.js';
 import type { EmitTarget, HookContext, HookDb, HookTimers, HookTransaction, Row, WriteResult } from '../core/hook.js';
+import { formatMessageId } from '../core/message-id.js';
 import { valueAt } from '../core/path.js';
+import { logRepeated } from '../core/repeats.js';
 import { checkAppRoom, joinRoom, leaveRoom } from '../core/rooms.js';
 import type { AuthUser, Call } from '../core/route.js';
 import { toSqlValue, type Driver, type DriverTransaction, type QueryResult } from '../db/driver.js';
@@ -46,6 +48,7 @@ const writeResult = (r: QueryResult): WriteResult => ({ affectedRows: r.affected
 export class HookCallContext implements HookContext {
   private dbView?: HookDb;
   private timerView?: HookTimers;
+  private logView?: Logger;
 
   constructor(
     private readonly call: Call,
@@ -67,8 +70,9 @@ export class HookCallContext implements HookContext {
   get address(): string {
     return this.call.state.address;
   }
+  /** The server's logger with this message's id (`msgId`): a pino child, made only for a hook that reads it. */
   get log(): Logger {
-    return this.call.log;
+    return (this.logView ??= this.call.log.child({ msgId: formatMessageId(this.call.id) }));
   }
 
   get db(): HookDb {
@@ -158,8 +162,13 @@ export class HookCallContext implements HookContext {
 function runSafely(call: Call, fn: () => unknown): void {
   try {
     const r = fn();
-    if (r instanceof Promise) r.catch((e) => call.log.error({ event: call.event, err: (e as Error).message }, 'hook timer failed'));
+    if (r instanceof Promise) r.catch((e) => timerFailed(call, e));
   } catch (e) {
-    call.log.error({ event: call.event, err: (e as Error).message }, 'hook timer failed');
+    timerFailed(call, e);
   }
+}
+
+function timerFailed(call: Call, e: unknown): void {
+  const err = (e as Error)?.message;
+  logRepeated(call.log, 'error', { event: call.event, err, msgId: formatMessageId(call.id) }, 'hook timer failed', [call.event, err]);
 }

@@ -85,6 +85,10 @@ export function livePlugin(): ServerPlugin {
       if (server?.db instanceof TrackingDriver) server.db.track(undefined, undefined);
     },
     inspect: (): PlaygroundState => (queries ? { live: { stats: { ...queries.stats }, subscriptions: queries.list() } } : {}),
+    gauges: {
+      live_subscriptions: { help: 'Live subscriptions on this process (a socket subscribed to a live route with some params).', value: () => queries?.stats.subscriptions ?? 0 },
+      live_groups: { help: 'Live queries on this process (subscriptions of one route with the same params share one).', value: () => queries?.stats.groups ?? 0 },
+    },
     live: {
       begin: (call) => queries?.begin(call),
       answered: (call, res) => {

@@ -8,6 +8,8 @@ import { dataEnvelope, errorEnvelope } from '../core/envelope.js';
 import type { AuthUser, Call, CallState, LiveReads, Route } from '../core/route.js';
 import { ANY_TABLE } from '../db/sql-tables.js';
 import type { Write } from '../db/tracking.js';
+import { nextMessageId } from '../core/message-id.js';
+import { logRepeated } from '../core/repeats.js';
 
 /**
  * A group re-runs at most once per this long: the first write after a quiet
@@ -308,7 +310,8 @@ export class LiveQueries {
           try {
             pass = await route.guard(this.callFor(group, sub.user, sub));
           } catch (e) {
-            this.log.warn({ event: route.event, err: (e as Error)?.message }, 'live: guard failed to run; ending the subscription');
+            const err = (e as Error)?.message;
+            logRepeated(this.log, 'warn', { event: route.event, err }, 'live: guard failed to run; ending the subscription', [route.event, err]);
           }
           if (!pass) this.end(group, sub, 'forbidden');
         }
@@ -318,7 +321,8 @@ export class LiveQueries {
       try {
         res = await route.action(this.callFor(group, group.user));
       } catch (e) {
-        this.log.warn({ event: route.event, err: (e as Error)?.message }, 'live: re-run failed; ending its subscriptions');
+        const err = (e as Error)?.message;
+        logRepeated(this.log, 'warn', { event: route.event, err }, 'live: re-run failed; ending its subscriptions', [route.event, err]);
         this.endGroup(group, 'failed');
         return;
       }
@@ -386,6 +390,8 @@ export class LiveQueries {
       log: this.log,
       route: group.route,
       view: undefined,
+      id: nextMessageId(),
+      started: 0,
     };
   }
 

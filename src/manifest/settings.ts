@@ -21,6 +21,8 @@ export interface Settings {
     recovery?: { maxDisconnectionMs: number };
     /** server.drainTimeout: how long a stopping server lets messages under way finish. */
     drainTimeoutMs: number;
+    /** server.metrics, when on: `GET /metrics` on the app's port, or (with `port`) on a listener of its own. */
+    metrics?: MetricsSettings;
   };
   /** The cluster section: every node with the same Redis and prefix shares one view. */
   cluster?: ClusterSettings;
@@ -36,6 +38,13 @@ export interface Settings {
     loginRateLimit: { count: number; perMs: number };
     lengths: { username: { min: number; max: number }; password: { min: number; max: number } };
   };
+}
+
+export interface MetricsSettings {
+  /** A listener of its own (0: any free port); absent: the app's port. */
+  port?: number;
+  /** Its address (default: server.host). */
+  host?: string;
 }
 
 export interface ClusterSettings {
@@ -104,14 +113,7 @@ export function resolveSettings(m: RawManifest, dir: string, env: NodeJS.Process
   const s = m.server ?? {};
   const d = m.database ?? {};
   const a = m.auth ?? {};
-  let port = DEFAULT_PORT;
-  if (typeof s.port === 'number') port = s.port;
-  else if (typeof s.port === 'string') {
-    const filled = fillEnv(s.port, env, sink, ['server', 'port'], strictEnv);
-    const n = Number(filled);
-    if (filled !== '' && (!Number.isInteger(n) || n < 0 || n > 65535)) sink.error('SCHEMA', ['server', 'port'], `port must be an integer from 0 to 65535, got "${filled}"`);
-    else if (filled !== '') port = n;
-  }
+  const port = portOf(s.port, ['server', 'port'], env, sink, strictEnv) ?? DEFAULT_PORT;
   const rate = (r: RawRateLimit | undefined, at: string[]) => parseRateLimit(r, at, sink);
   const maxPayload = s.maxPayload === undefined ? 1024 * 1024 : parseSize(s.maxPayload);
   if (maxPayload === undefined) sink.error('DURATION', ['server', 'maxPayload'], `"${s.maxPayload}" is not a size (use 512kb, 1mb)`);
@@ -151,6 +153,7 @@ export function resolveSettings(m: RawManifest, dir: string, env: NodeJS.Process
       trustProxy,
       recovery,
       drainTimeoutMs: drainTimeoutMs ?? 10_000,
+      metrics: resolveMetrics(s.metrics, port, env, sink, strictEnv),
     },
     cluster: resolveCluster(m.cluster, env, sink, strictEnv),
     database: {
@@ -176,6 +179,28 @@ export function resolveSettings(m: RawManifest, dir: string, env: NodeJS.Process
       },
     },
   };
+}
+
+/** A port as written (a number, or a string with {{env.X}}), checked; undefined when absent or empty. */
+function portOf(value: number | string | undefined, at: string[], env: NodeJS.ProcessEnv, sink: DiagnosticSink, strictEnv: boolean): number | undefined {
+  if (typeof value === 'number') return value;
+  if (typeof value !== 'string') return undefined;
+  const filled = fillEnv(value, env, sink, at, strictEnv);
+  const n = Number(filled);
+  if (filled !== '' && (!Number.isInteger(n) || n < 0 || n > 65535)) sink.error('SCHEMA', at, `port must be an integer from 0 to 65535, got "${filled}"`);
+  else if (filled !== '') return n;
+  return undefined;
+}
+
+function resolveMetrics(m: NonNullable<RawManifest['server']>['metrics'], appPort: number, env: NodeJS.ProcessEnv, sink: DiagnosticSink, strictEnv: boolean): MetricsSettings | undefined {
+  if (m === undefined || m === false) return undefined;
+  if (m === true) return {};
+  const port = portOf(m.port, ['server', 'metrics', 'port'], env, sink, strictEnv);
+  // 0 is any free port for both: they cannot collide.
+  if (port !== undefined && port !== 0 && port === appPort) {
+    sink.error('SCHEMA', ['server', 'metrics', 'port'], `the metrics listener needs a port of its own (server.port is ${appPort}); use metrics: true to serve /metrics on the app's port`);
+  }
+  return { port: port ?? 0, host: m.host };
 }
 
 function resolveCluster(c: RawManifest['cluster'], env: NodeJS.ProcessEnv, sink: DiagnosticSink, strictEnv: boolean): ClusterSettings | undefined {

@@ -114,6 +114,8 @@ export interface RawManifest {
     trustProxy?: boolean | number | string | string[];
     recovery?: boolean | { maxDisconnection?: Duration };
     drainTimeout?: Duration;
+    /** `GET /metrics` (Prometheus): on the app's port (true), or on a listener of its own. */
+    metrics?: boolean | { port: number | string; host?: string };
   };
   cluster?: { redis: string; prefix?: string };
   database?: {

@@ -51,6 +51,8 @@ export interface ServerPlugin {
   onClose?: () => void;
   /** What the plugin holds now, shown by the playground (`/_sockey/state.json`, merged over all plugins). */
   inspect?: () => Record<string, unknown>;
+  /** Gauges for `/metrics` (`server.metrics`), each read when scraped: `sockey_<name>`. */
+  gauges?: Record<string, { help: string; value: () => number }>;
   /** Calls of `live:` routes: the live queries module subscribes their callers. */
   live?: LiveHooks;
   /** Built-in schema files for a driver (applied when they change: they are idempotent). */

@@ -38,6 +38,7 @@ export function restartNeeded(before: Settings, after: Settings): string[] {
   if (JSON.stringify(a.cors) !== JSON.stringify(b.cors)) out.push('server.cors');
   if (a.maxPayload !== b.maxPayload) out.push('server.maxPayload');
   if (JSON.stringify(a.recovery) !== JSON.stringify(b.recovery)) out.push('server.recovery');
+  if (JSON.stringify(a.metrics) !== JSON.stringify(b.metrics)) out.push('server.metrics');
   if (JSON.stringify(before.cluster) !== JSON.stringify(after.cluster)) out.push('cluster');
   return out;
 }
@@ -94,11 +95,13 @@ export class Reloader {
         log.error(`reload failed: ${(e as Error).message}`);
       }
       log.error(`reload (${reason}) rejected: the previous version keeps serving`);
+      server.metrics?.reloaded(false);
       return { ok: false, added: [], removed: [], changed: [], ms: performance.now() - started, restartNeeded: [] };
     }
     const diff = diffTables(previous.table, next.table);
     const restart = restartNeeded(previous.table.settings, next.table.settings);
     server.swap(next);
+    server.metrics?.reloaded(true);
     this.onFiles?.([...next.table.files], true);
     // Timers of removed or changed routes die with their version; the others run on.
     for (const state of server.states.values()) {

@@ -9,6 +9,8 @@ import { dataEnvelope, errorEnvelope, toErrorEnvelope } from '../core/envelope.j
 import { SockeyError } from '../core/errors.js';
 import { joinRoom, leaveRoom } from '../core/rooms.js';
 import { joinPresence } from '../core/presence.js';
+import { formatMessageId, nextMessageId } from '../core/message-id.js';
+import { logRepeated } from '../core/repeats.js';
 import { startRouteTimers } from './route-timers.js';
 import { SocketState } from './socket-state.js';
 
@@ -28,6 +30,10 @@ export interface DispatchTarget {
   live?: LiveHooks;
   /** Set when the server stops: messages that arrive now are answered UNAVAILABLE (those under way finish). */
   draining?: boolean;
+  /** With `server.metrics`: counts messages of events no route has (the routes' own meters count theirs). */
+  metrics?: { unknownEvent(): void };
+  /** Debug logging is on: one line per message (its id, event, code and time). */
+  trace: boolean;
 }
 
 const EMPTY: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
@@ -52,7 +58,10 @@ export function attachDispatcher(target: DispatchTarget, states: Map<string, Soc
     });
     /* eslint-enable prefer-rest-params */
     if (target.onConnection) {
-      Promise.resolve(target.onConnection(socket, state)).catch((e) => target.log.warn({ err: (e as Error).message }, 'connection setup failed'));
+      Promise.resolve(target.onConnection(socket, state)).catch((e) => {
+        const err = (e as Error)?.message;
+        logRepeated(target.log, 'warn', { err }, 'connection setup failed', [err]);
+      });
     }
   });
 }
@@ -72,16 +81,20 @@ function handle(target: DispatchTarget, socket: Socket, state: SocketState, even
     return;
   }
   if (!route) {
+    // Counted under one label value: a client's event names never become label values.
+    target.metrics?.unknownEvent();
     if (ack) ack(errorEnvelope('UNKNOWN_EVENT', `Unknown event "${event}".`));
     return;
   }
-  const call: Call = { event, params: EMPTY, auth: null, socket, state, io: target.io, log: target.log, route, view: undefined };
+  // Timed only while something reads the time (metrics, debug lines): else a message costs a counter increment more, no clock.
+  const started = route.metrics.meter !== undefined || target.trace ? performance.now() : 0;
+  const call: Call = { event, params: EMPTY, auth: null, socket, state, io: target.io, log: target.log, route, view: undefined, id: nextMessageId(), started };
   table.load.inflight++;
   let pending: void | Promise<void> = undefined;
   try {
     pending = identified(target, call, route, payload, ack);
   } catch (e) {
-    failSafely(call, route, e, ack);
+    failSafely(target, call, route, e, ack);
   }
   if (!(pending instanceof Promise)) {
     table.load.inflight--;
@@ -93,17 +106,18 @@ function handle(target: DispatchTarget, socket: Socket, state: SocketState, even
     },
     (e: unknown) => {
       table.load.inflight--;
-      failSafely(call, route, e, ack);
+      failSafely(target, call, route, e, ack);
     },
   );
 }
 
 /** No failure of one message, not even of its answer, may reach socket.io's event loop. */
-function failSafely(call: Call, route: Route, e: unknown, ack: Ack | undefined): void {
+function failSafely(target: DispatchTarget, call: Call, route: Route, e: unknown, ack: Ack | undefined): void {
   try {
-    fail(call, route, e, ack);
+    fail(target, call, route, e, ack);
   } catch (err) {
-    call.log.error({ event: call.event, err: (err as Error)?.message }, 'could not answer a failed message');
+    const message = (err as Error)?.message;
+    logRepeated(call.log, 'error', { event: call.event, err: message, msgId: formatMessageId(call.id) }, 'could not answer a failed message', [call.event, message]);
   }
 }
 
@@ -186,6 +200,14 @@ function answered(target: DispatchTarget, call: Call, route: Route, res: unknown
   if (route.live) target.live?.answered(call, res);
   // A reload during the action may have removed or changed the route: its timers must not start.
   if (route.timers.length && target.table.routes.get(call.event) === route) startRouteTimers(call, route);
+  if (call.started !== 0) ended(target, call, undefined);
+}
+
+/** A timed message ended (`code` undefined: it succeeded): its route's meter, and the debug line. */
+function ended(target: DispatchTarget, call: Call, code: string | undefined): void {
+  const ms = performance.now() - call.started;
+  call.route.metrics.meter?.done(code, ms);
+  if (target.trace) call.log.debug({ msgId: formatMessageId(call.id), event: call.event, code: code ?? 'ok', ms: Math.round(ms * 1000) / 1000 }, 'message');
 }
 
 function reply(call: Call, route: Route, res: unknown, ack: Ack | undefined): void {
@@ -199,11 +221,14 @@ function reply(call: Call, route: Route, res: unknown, ack: Ack | undefined): vo
   if (ack) ack(envelope);
 }
 
-function fail(call: Call, route: Route, e: unknown, ack: Ack | undefined): void {
+function fail(target: DispatchTarget, call: Call, route: Route, e: unknown, ack: Ack | undefined): void {
   const envelope = toErrorEnvelope(e);
+  if (call.started !== 0) ended(target, call, envelope.code);
   if (envelope.code === 'INTERNAL' || envelope.code === 'DB_ERROR') {
     const cause = (e as { cause?: Error })?.cause ?? e;
-    call.log.error({ event: route.event, code: envelope.code, err: (cause as Error)?.message ?? String(cause) }, 'route failed');
+    const err = (cause as Error)?.message ?? String(cause);
+    // During an outage every message fails alike: the first line in full, then one summary per interval.
+    logRepeated(call.log, 'error', { event: route.event, code: envelope.code, err, msgId: formatMessageId(call.id) }, 'route failed', [route.event, envelope.code, err]);
   }
   if (ack) ack(envelope);
   else call.socket.emit(route.errorEvent, envelope);

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { RouteTable } from '../compile/table.js';
 import type { PlaygroundInfo } from '../core/wire.js';
+import type { Readiness } from '../ops/health.js';
 import type { LastTick } from './schedules.js';
 import { staticFiles, type StaticHandler } from './static-files.js';
 
@@ -33,12 +34,23 @@ function send(res: ServerResponse, status: number, type: string, body: string | 
 
 const NOT_FOUND = '{"ok":false,"err":"Not found."}';
 
+export interface HttpOptions {
+  lastTick?: LastTickOf;
+  /** What the built-ins hold now (the playground's `/_sockey/state.json`). */
+  state?: () => Record<string, unknown>;
+  /** `/readyz`: the database (and Redis) answer. */
+  ready?: () => Promise<Readiness>;
+  /** `/metrics`, when served on the app's port (`server.metrics: true`). */
+  metrics?: (req: IncomingMessage, res: ServerResponse) => void;
+}
+
 /**
- * Plain HTTP next to socket.io (which answers /socket.io/ itself): a health
- * check, the app's static files (server.static) and the playground.
- * Settings are read per request, so a reload that changes them applies.
+ * Plain HTTP next to socket.io (which answers /socket.io/ itself): liveness
+ * and readiness checks, metrics, the app's static files (server.static) and
+ * the playground. Settings are read per request, so a reload that changes them applies.
  */
-export function httpHandler(table: () => RouteTable, lastTick?: LastTickOf, state: () => Record<string, unknown> = () => ({})) {
+export function httpHandler(table: () => RouteTable, options: HttpOptions = {}) {
+  const { lastTick, state = () => ({}), ready, metrics } = options;
   let app: { dir: string; files: StaticHandler } | undefined;
   // The playground's files follow the same rules as the app's (no dotfiles, no symlinks out).
   const playgroundFiles = staticFiles(PLAYGROUND_DIR);
@@ -71,6 +83,15 @@ export function httpHandler(table: () => RouteTable, lastTick?: LastTickOf, stat
     const path = (req.url ?? '/').split('?')[0]!;
     if (req.method === 'GET' && path === '/healthz') {
       send(res, 200, 'application/json', JSON.stringify({ ok: true, version: table().version }));
+      return;
+    }
+    if (req.method === 'GET' && path === '/readyz' && ready) {
+      const r = await ready();
+      send(res, r.ok ? 200 : 503, 'application/json', JSON.stringify(r));
+      return;
+    }
+    if (path === '/metrics' && metrics) {
+      metrics(req, res);
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {

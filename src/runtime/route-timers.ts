@@ -1,4 +1,6 @@
 import { dataEnvelope, toErrorEnvelope } from '../core/envelope.js';
+import { formatMessageId } from '../core/message-id.js';
+import { logRepeated } from '../core/repeats.js';
 import type { Call, Route, TimerPlan } from '../core/route.js';
 
 /**
@@ -25,7 +27,9 @@ async function fire(call: Call, route: Route, plan: TimerPlan): Promise<void> {
     plan.emit.send(call, res, dataEnvelope(res));
   } catch (e) {
     const envelope = toErrorEnvelope(e);
-    call.log.warn({ event: route.event, code: envelope.code, err: (e as Error)?.message }, 'timer action failed');
+    const err = (e as Error)?.message;
+    // One timer per socket: during an outage they all fail alike.
+    logRepeated(call.log, 'warn', { event: route.event, code: envelope.code, err, msgId: formatMessageId(call.id) }, 'timer action failed', [route.event, envelope.code, err]);
     call.socket.emit(route.errorEvent, envelope);
   }
 }

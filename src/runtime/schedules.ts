@@ -6,6 +6,7 @@ import { dataEnvelope, toErrorEnvelope } from '../core/envelope.js';
 import type { Call, CallState, Route } from '../core/route.js';
 import type { SchedulePlan } from '../core/schedule.js';
 import { SocketTimers } from '../core/timers.js';
+import { nextMessageId } from '../core/message-id.js';
 import type { ScheduleInfo } from '../core/wire.js';
 
 /** The latest tick a scheduler handled (what the playground shows as a schedule's last run). */
@@ -144,6 +145,7 @@ export class Scheduler {
       return 'ok';
     } catch (e) {
       const { code } = toErrorEnvelope(e);
+      // One line per failure, not summarised: a schedule fails at most once per tick, whatever the load.
       this.log.warn({ schedule: plan.name, tick, code, err: (e as Error)?.message ?? String(e) }, 'schedule failed');
       return 'failed';
     } finally {
@@ -189,6 +191,8 @@ export class Scheduler {
       log: this.log,
       route,
       view: { params, auth: null, res: undefined, event: plan.name, tick, now },
+      id: nextMessageId(),
+      started: 0,
     };
   }
 }

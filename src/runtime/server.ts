@@ -1,4 +1,4 @@
-import { createServer, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { Server, type ServerOptions } from 'socket.io';
@@ -17,6 +17,9 @@ import { buildVersion, readVersion, type Version } from '../pipeline/build.js';
 import { ClusterLink } from '../cluster/link.js';
 import { Scheduler } from './schedules.js';
 import { saveSessionsAhead } from '../cluster/recovery.js';
+import { repeatsFor, repeatsOf } from '../core/repeats.js';
+import { Metrics } from '../ops/metrics.js';
+import { ReadinessCheck } from '../ops/health.js';
 
 export interface StartOptions {
   /** Path of the manifest (default ./sockey.yaml). */
@@ -53,6 +56,12 @@ export class SockeyServer {
   cluster?: ClusterLink;
   /** The manifest's `schedules:`, running (restarted by `swap` when they change). */
   scheduler?: Scheduler;
+  /** `server.metrics`: what `/metrics` serves (reloads count there too). */
+  metrics?: Metrics;
+  /** `server.metrics: { port }`: the metrics listener. */
+  metricsHttp?: HttpServer;
+  /** What `/readyz` asks. */
+  readonly readiness: ReadinessCheck;
   private stopSaving?: () => void;
   /** Server-side emits reach other processes (with `cluster:`, or between workers): plugins share state through them. */
   peers = false;
@@ -67,7 +76,16 @@ export class SockeyServer {
     /** What was applied to `db` (see Version.schema). */
     public schema: string,
     readonly options: Required<Pick<StartOptions, 'manifest' | 'cwd' | 'env' | 'plugins'>> & Pick<StartOptions, 'worker'>,
-  ) {}
+    cluster: ClusterLink | undefined,
+  ) {
+    this.cluster = cluster;
+    this.readiness = new ReadinessCheck({ db: () => this.db, version: () => this.table.version, cluster });
+  }
+
+  /** The metrics listener's port (`server.metrics: { port }`). */
+  get metricsPort(): number | undefined {
+    return (this.metricsHttp?.address() as AddressInfo | null)?.port;
+  }
 
   get table(): RouteTable {
     return this.target.table;
@@ -91,6 +109,7 @@ export class SockeyServer {
     this.db = next.db;
     this.schema = next.schema;
     this.scheduler?.update(next.table);
+    this.metrics?.attach(next.table);
     for (const p of this.options.plugins) p.onSwap?.(this);
     // Open playgrounds show the new routes and schedules without a refresh.
     if (next.table.settings.server.playground) this.io.of(PLAYGROUND_NAMESPACE).emit('routes', playgroundInfo(next.table, this.lastTick));
@@ -98,6 +117,8 @@ export class SockeyServer {
 
   static async start(options: StartOptions = {}): Promise<SockeyServer> {
     const log = options.log ?? createLogger();
+    // Repeated error lines are summarised per interval of this clock.
+    repeatsFor(log, options.clock ?? systemClock);
     const resolved = { manifest: options.manifest ?? 'sockey.yaml', cwd: options.cwd ?? process.cwd(), env: options.env ?? process.env, plugins: options.plugins ?? [], worker: options.worker };
     const read = readVersion({ manifestPath: resolved.manifest, cwd: resolved.cwd, env: resolved.env });
     // Opened before compiling: shared limits compile against it. It connects in the background.
@@ -110,20 +131,33 @@ export class SockeyServer {
     // The port first: a server that cannot listen has opened and written nothing. Until the
     // version is built, requests get 503 (a reconnecting client tries again) rather than hang.
     const http = createServer();
-    const starting = (_req: unknown, res: ServerResponse) => {
+    const starting = (req: IncomingMessage, res: ServerResponse) => {
+      if ((req.url ?? '').split('?')[0] === '/readyz') {
+        res.writeHead(503, { 'retry-after': '1', 'content-type': 'application/json', 'cache-control': 'no-cache' });
+        res.end(JSON.stringify({ ok: false, version: null, starting: true }));
+        return;
+      }
       res.writeHead(503, { 'retry-after': '1', 'content-type': 'text/plain' });
       res.end('sockey is starting\n');
     };
     http.on('request', starting);
     // A worker does not listen: the primary has the port and hands it connections.
-    if (!options.worker)
-      await new Promise<void>((resolve, reject) => {
-        http.once('error', reject);
-        http.listen(port, host, () => {
-          http.off('error', reject);
-          resolve();
-        });
-      });
+    if (!options.worker) await listen(http, port, host);
+    // The metrics listener is bound next, for the same reason; it serves once the metrics exist.
+    let metricsHttp: HttpServer | undefined;
+    let metrics: Metrics | undefined;
+    const metricsAt = s.metrics?.port;
+    if (metricsAt !== undefined) {
+      metricsHttp = createServer((req, res) => serveMetrics(req, res, metrics, true));
+      try {
+        await listen(metricsHttp, metricsAt, s.metrics?.host ?? host);
+      } catch (e) {
+        http.closeAllConnections();
+        await new Promise((resolve) => http.close(resolve));
+        await link?.close();
+        throw e;
+      }
+    }
     // load -> validate -> compile -> prepare the SQL, then serve
     let version: Version;
     try {
@@ -134,6 +168,7 @@ export class SockeyServer {
       await link?.close();
       http.closeAllConnections();
       await new Promise((resolve) => http.close(resolve));
+      if (metricsHttp) await new Promise((resolve) => metricsHttp.close(resolve));
       throw e;
     }
     const { table, db } = version;
@@ -155,10 +190,24 @@ export class SockeyServer {
       log,
       clock: options.clock ?? systemClock,
       identify: (call, payload) => ({ user: call.state.user, payload }),
+      trace: log.isLevelEnabled('debug'),
       draining: false,
     };
-    const server = new SockeyServer(http, io, log, target, db, version.schema, resolved);
-    server.cluster = link;
+    const server = new SockeyServer(http, io, log, target, db, version.schema, resolved, link);
+    server.metricsHttp = metricsHttp;
+    if (settings.server.metrics) {
+      metrics = new Metrics({
+        sockets: () => server.states.size,
+        rooms: () => roomCount(io),
+        db: () => server.db,
+        version: () => server.table.version,
+        cluster: link,
+        plugins: resolved.plugins,
+      });
+      metrics.attach(table);
+      server.metrics = metrics;
+      target.metrics = metrics;
+    }
     server.peers = Boolean(link ?? options.worker);
     options.worker?.attach(io);
     for (const p of resolved.plugins) p.onStart?.(server);
@@ -180,11 +229,13 @@ export class SockeyServer {
     if (link && settings.server.recovery) server.stopSaving = saveSessionsAhead(io, link, settings.server.recovery.maxDisconnectionMs);
     // Only the playground's own page connects here; with playground: false it refuses everyone.
     io.of(PLAYGROUND_NAMESPACE).use((_socket, next) => next(server.table.settings.server.playground ? undefined : new Error('playground is off')));
-    const handler = httpHandler(
-      () => server.table,
-      server.lastTick,
-      () => Object.assign({}, ...resolved.plugins.map((p) => p.inspect?.() ?? {})),
-    );
+    const handler = httpHandler(() => server.table, {
+      lastTick: server.lastTick,
+      state: () => Object.assign({}, ...resolved.plugins.map((p) => p.inspect?.() ?? {})),
+      ready: () => server.readiness.check(),
+      // On the app's port only with `metrics: true` (with a port of its own, /metrics here is a 404).
+      metrics: metrics && metricsAt === undefined ? (req, res) => serveMetrics(req, res, metrics, false) : undefined,
+    });
     http.on('request', (req, res) => {
       if (!res.headersSent && !(req.url ?? '').startsWith('/socket.io/')) handler(req, res);
     });
@@ -194,6 +245,7 @@ export class SockeyServer {
     log.info(
       `${options.worker ? 'ready, serving' : 'sockey listening on'} http://${host ?? '127.0.0.1'}:${server.port} (${table.routes.size} routes, ${db.description}, version ${table.version}${link ? `, cluster ${link.prefix}` : ''})`,
     );
+    if (metricsHttp) log.info(`metrics on http://${s.metrics?.host ?? host ?? '127.0.0.1'}:${server.metricsPort}/metrics`);
     return server;
   }
 
@@ -220,7 +272,48 @@ export class SockeyServer {
     for (const p of this.options.plugins) p.onClose?.();
     for (const state of this.states.values()) state.dispose();
     await new Promise<void>((resolve) => void this.io.close(() => resolve()));
+    if (this.metricsHttp) {
+      this.metricsHttp.closeAllConnections();
+      await new Promise((resolve) => this.metricsHttp!.close(resolve));
+    }
     await this.cluster?.close();
     await this.db.close();
+    // The summaries of lines repeated since the last one are written now, not lost.
+    repeatsOf(this.log).close();
   }
+}
+
+function listen(http: HttpServer, port: number, host: string | undefined): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(port, host, () => {
+      http.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** `GET /metrics` (on the app's port or the metrics listener); `alone`: the listener, where any other path is a 404. */
+function serveMetrics(req: IncomingMessage, res: ServerResponse, metrics: Metrics | undefined, alone: boolean): void {
+  const path = (req.url ?? '/').split('?')[0];
+  if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
+    if (alone) res.writeHead(path === '/metrics' ? 405 : 404, { 'content-type': 'text/plain' }).end(path === '/metrics' ? 'method not allowed\n' : 'not found: the metrics are at /metrics\n');
+    return;
+  }
+  if (!metrics) {
+    res.writeHead(503, { 'retry-after': '1', 'content-type': 'text/plain' }).end('sockey is starting\n');
+    return;
+  }
+  metrics.text().then(
+    (text) => res.writeHead(200, { 'content-type': metrics.contentType, 'cache-control': 'no-cache' }).end(req.method === 'HEAD' ? undefined : text),
+    (e: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${(e as Error)?.message}\n`),
+  );
+}
+
+/** Rooms of the app's namespace on this process, without each socket's own room. */
+function roomCount(io: Server): number {
+  const { rooms, sids } = io.of('/').adapter;
+  let n = 0;
+  for (const room of rooms.keys()) if (!sids.has(room)) n++;
+  return n;
 }
