@@ -40,6 +40,7 @@ describe('SIGTERM drains (SPEC §8)', { timeout: 60_000 }, () => {
     const node = await serve(['--port', '0', '--no-watch'], app.dir);
     const s = await nodeClient(node.url);
     const reason = new Promise<string>((resolve) => s.once('disconnect', resolve));
+    const told = new Promise<unknown>((resolve) => s.once('sockey:shutdown', resolve));
     const underWay = call(s, 'slow', { ms: 1500 }, 10_000);
     // The hook is running when the signal comes.
     await new Promise((r) => setTimeout(r, 200));
@@ -59,6 +60,7 @@ describe('SIGTERM drains (SPEC §8)', { timeout: 60_000 }, () => {
     expect(refused).toMatch(/^refused/);
     expect(await underWay).toEqual({ ok: true, err: false, res: { slept: 1500 } });
     // A transport close, not a server disconnect: socket.io-client reconnects by itself (to another node behind a balancer).
+    expect(await told).toEqual({ ok: false, err: 'The server is shutting down: reconnecting (another node will answer).', res: false, code: 'UNAVAILABLE', details: { reconnect: true } });
     expect(await reason).toBe('transport close');
     expect(await exited).toBe(0);
     expect(node.grep('closed')).toHaveLength(1);

@@ -7,6 +7,7 @@ import { systemClock, type Clock } from '../core/clock.js';
 import type { Driver } from '../db/driver.js';
 import { PLAYGROUND_NAMESPACE } from '../core/wire.js';
 import { formatDiagnostic } from '../manifest/diagnostics.js';
+import { errorEnvelope } from '../core/envelope.js';
 import { chainIdentify, type ServerPlugin } from '../pipeline/plugin.js';
 import { attachDispatcher, type DispatchTarget } from './dispatch.js';
 import { httpHandler, playgroundInfo } from './http.js';
@@ -18,7 +19,7 @@ import { ClusterLink } from '../cluster/link.js';
 import { Scheduler } from './schedules.js';
 import { saveSessionsAhead } from '../cluster/recovery.js';
 import { repeatsFor, repeatsOf } from '../core/repeats.js';
-import { Metrics } from '../ops/metrics.js';
+import type { Metrics } from '../ops/metrics.js';
 import { ReadinessCheck } from '../ops/health.js';
 
 export interface StartOptions {
@@ -48,6 +49,9 @@ export interface WorkerHooks {
   /** Runs once io exists, before the ready line: connections from the primary reach it from then on. */
   attach(io: Server): void;
 }
+
+/** What every socket hears when its server stops, just before its transport closes. */
+export const SHUTDOWN_EVENT = 'sockey:shutdown';
 
 /** A running sockey: http + socket.io + the current route table and database. */
 export class SockeyServer {
@@ -196,6 +200,8 @@ export class SockeyServer {
     const server = new SockeyServer(http, io, log, target, db, version.schema, resolved, link);
     server.metricsHttp = metricsHttp;
     if (settings.server.metrics) {
+      // Loaded only with server.metrics: prom-client (and what it imports) is not in every process's heap.
+      const { Metrics } = await import('../ops/metrics.js');
       metrics = new Metrics({
         sockets: () => server.states.size,
         rooms: () => roomCount(io),
@@ -270,6 +276,8 @@ export class SockeyServer {
     if (load.inflight > 0) this.log.warn(`drain: ${load.inflight} message(s) still under way after ${this.table.settings.server.drainTimeoutMs} ms; closing anyway`);
     this.stopSaving?.();
     for (const p of this.options.plugins) p.onClose?.();
+    // Said before the transports close, so a client can tell a shutdown from a network failure.
+    this.io.local.emit(SHUTDOWN_EVENT, errorEnvelope('UNAVAILABLE', 'The server is shutting down: reconnecting (another node will answer).', { reconnect: true }));
     for (const state of this.states.values()) state.dispose();
     await new Promise<void>((resolve) => void this.io.close(() => resolve()));
     if (this.metricsHttp) {
