@@ -367,3 +367,27 @@ routes:
     ]);
   });
 });
+
+describe('live queries: a socket cannot pile up subscriptions', () => {
+  it('the 101st subscription of one socket is not made (LIVE_ENDED limit); the same params again still are one', async () => {
+    const t = await startOn(
+      'sqlite',
+      `routes:\n  n.live:\n    params: { type: object, properties: { n: { type: integer } }, required: [n] }\n    live: true\n    sql: SELECT :n AS n FROM cards LIMIT 1\n`,
+      { 'schema.sql': SCHEMA.sqlite },
+    );
+    try {
+      const s = await t.client();
+      for (let n = 1; n <= 100; n++) expect(await call(s, 'n.live', { n })).toMatchObject({ ok: true });
+      const refused = next(s, 'n.live_error');
+      expect(await call(s, 'n.live', { n: 101 })).toMatchObject({ ok: true });
+      expect((await refused).details).toEqual({ reason: 'limit', event: 'n.live', params: { n: 101 } });
+      const seen = record(s);
+      expect(await call(s, 'n.live', { n: 100 })).toMatchObject({ ok: true });
+      await flush(s);
+      expect(seen.filter((e) => e.event === 'n.live_error')).toEqual([]);
+      expect(await call(s, 'live', { type: 'unsubscribe', event: 'n.live', params: { n: 101 } })).toEqual(ok({ unsubscribed: 0 }));
+    } finally {
+      await t.close();
+    }
+  });
+});

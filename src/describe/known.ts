@@ -97,4 +97,4 @@ export const handshakeShape: Shape = named('SockeyHandshakeAuth', objectOf({ nam
 export const unsubscribedShape: Shape = objectOf({ unsubscribed: unionOf(literal(0), literal(1)) });
 
 /** Why a live subscription ended (`details.reason` of LIVE_ENDED). */
-export const LIVE_ENDED_REASONS = ['signed-out', 'forbidden', 'removed', 'changed', 'failed'] as const;
+export const LIVE_ENDED_REASONS = ['signed-out', 'forbidden', 'removed', 'changed', 'failed', 'limit'] as const;

@@ -19,7 +19,10 @@ import { logRepeated } from '../core/repeats.js';
 export const COALESCE_MS = 4;
 
 /** Why a subscription ended without the client asking (`details.reason` of LIVE_ENDED). */
-export type EndReason = 'signed-out' | 'forbidden' | 'removed' | 'changed' | 'failed';
+export type EndReason = 'signed-out' | 'forbidden' | 'removed' | 'changed' | 'failed' | 'limit';
+
+/** Subscriptions one socket may hold: each costs memory and re-runs, so one client cannot pile them up. */
+export const MAX_PER_SOCKET = 100;
 
 const END_TEXT: Record<EndReason, string> = {
   'signed-out': 'Live query ended: signed out.',
@@ -27,6 +30,7 @@ const END_TEXT: Record<EndReason, string> = {
   removed: 'Live query ended: the route is no longer live.',
   changed: 'Live query ended: the route changed and its params no longer fit.',
   failed: 'Live query ended: it failed to re-run.',
+  limit: `Live query not made: a socket holds at most ${MAX_PER_SOCKET} subscriptions (unsubscribe from one first).`,
 };
 
 interface Subscriber {
@@ -119,6 +123,11 @@ export class LiveQueries {
     if (!plan || this.closed || !call.socket.connected) return;
     if (this.table.routes.get(route.event) !== route) return;
     const key = groupKey(call.params, plan.byUser ? call.auth : null);
+    const held = this.bySocket.get(call.socket.id);
+    if (held && held.size >= MAX_PER_SOCKET && ![...held].some((g) => g.key === key && g.route.event === route.event)) {
+      call.socket.emit(route.errorEvent, errorEnvelope('LIVE_ENDED', END_TEXT.limit, { reason: 'limit', event: route.event, params: call.params }));
+      return;
+    }
     let byKey = this.groups.get(route.event);
     if (!byKey) this.groups.set(route.event, (byKey = new Map()));
     let group = byKey.get(key);
