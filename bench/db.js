@@ -30,17 +30,20 @@ export function allCards() {
 }
 
 /**
- * Creates the database `sockey_bench_<random>` through `rootUrl` (an account that may
- * create databases) and fills it. `onCreated(db)` gets `{ name, drop() }` as soon as
- * the database exists, before it is filled, so that an interrupted run can still drop
- * it. Resolves with `{ name, url, drop() }`, `url` the same account on that database.
+ * Creates a database `<prefix>_<random>` on the server of `rootUrl` (an account that may
+ * create databases). `created(db)` gets `{ name, url, drop() }` as soon as it exists,
+ * before `schema(conn)` fills it on a connection that uses it, so that an interrupted run
+ * can still drop it. Resolves with `{ name, url, drop() }`, `url` the same account on it.
  */
-export async function createMariaDb(rootUrl, onCreated = () => {}) {
-  const name = `sockey_bench_${randomBytes(5).toString('hex')}`;
+export async function createDatabase(rootUrl, { prefix = 'sockey_bench', created = () => {}, schema = async () => {} } = {}) {
+  const name = `${prefix}_${randomBytes(5).toString('hex')}`;
   const server = new URL(rootUrl);
   server.pathname = '/';
-  const handle = {
+  const url = new URL(rootUrl);
+  url.pathname = `/${name}`;
+  const db = {
     name,
+    url: url.toString(),
     async drop() {
       const c = await mysql.createConnection({ uri: server.toString(), connectTimeout: 5000 });
       try {
@@ -53,44 +56,52 @@ export async function createMariaDb(rootUrl, onCreated = () => {}) {
   const conn = await mysql.createConnection({ uri: server.toString(), connectTimeout: 5000 });
   try {
     await conn.query(`CREATE DATABASE \`${name}\``);
-    onCreated(handle);
+    created(db);
     await conn.query(`USE \`${name}\``);
-    await conn.query(`CREATE TABLE bench_users (
-      id INT UNSIGNED NOT NULL PRIMARY KEY,
-      name VARCHAR(64) NOT NULL,
-      email VARCHAR(128) NOT NULL
-    ) ENGINE=InnoDB`);
-    await conn.query(`CREATE TABLE bench_events (
-      id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
-      user_id INT UNSIGNED NOT NULL,
-      body VARCHAR(255) NOT NULL
-    ) ENGINE=InnoDB`);
-    await conn.query(`CREATE TABLE cards (
-      id INT UNSIGNED NOT NULL PRIMARY KEY,
-      board_id INT UNSIGNED NOT NULL,
-      title VARCHAR(100) NOT NULL,
-      KEY cards_board (board_id, id)
-    ) ENGINE=InnoDB`);
-    await conn.query(`CREATE TABLE members (
-      board_id INT UNSIGNED NOT NULL,
-      user_id INT UNSIGNED NOT NULL,
-      PRIMARY KEY (board_id, user_id)
-    ) ENGINE=InnoDB`);
-    for (let start = 1; start <= USERS; start += 1000) {
-      const rows = [];
-      for (let id = start; id < start + 1000 && id <= USERS; id++) rows.push([id, `user${id}`, `user${id}@example.com`]);
-      await conn.query('INSERT INTO bench_users (id, name, email) VALUES ?', [rows]);
-    }
-    const cards = allCards();
-    for (let start = 0; start < cards.length; start += 1000) await conn.query('INSERT INTO cards (id, board_id, title) VALUES ?', [cards.slice(start, start + 1000)]);
-    const [[{ n }]] = await conn.query('SELECT COUNT(*) AS n FROM bench_users');
-    if (Number(n) !== USERS) throw new Error(`bench_users has ${n} rows, expected ${USERS}`);
+    await schema(conn);
   } finally {
     await conn.end();
   }
-  const url = new URL(rootUrl);
-  url.pathname = `/${name}`;
-  return { ...handle, url: url.toString() };
+  return db;
+}
+
+/** The database of bench/run.js and bench/workers.js: bench_users, bench_events, the boards' cards and members (see above). */
+export function createMariaDb(rootUrl, onCreated = () => {}) {
+  return createDatabase(rootUrl, {
+    created: onCreated,
+    schema: async (conn) => {
+      await conn.query(`CREATE TABLE bench_users (
+        id INT UNSIGNED NOT NULL PRIMARY KEY,
+        name VARCHAR(64) NOT NULL,
+        email VARCHAR(128) NOT NULL
+      ) ENGINE=InnoDB`);
+      await conn.query(`CREATE TABLE bench_events (
+        id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+        user_id INT UNSIGNED NOT NULL,
+        body VARCHAR(255) NOT NULL
+      ) ENGINE=InnoDB`);
+      await conn.query(`CREATE TABLE cards (
+        id INT UNSIGNED NOT NULL PRIMARY KEY,
+        board_id INT UNSIGNED NOT NULL,
+        title VARCHAR(100) NOT NULL,
+        KEY cards_board (board_id, id)
+      ) ENGINE=InnoDB`);
+      await conn.query(`CREATE TABLE members (
+        board_id INT UNSIGNED NOT NULL,
+        user_id INT UNSIGNED NOT NULL,
+        PRIMARY KEY (board_id, user_id)
+      ) ENGINE=InnoDB`);
+      for (let start = 1; start <= USERS; start += 1000) {
+        const rows = [];
+        for (let id = start; id < start + 1000 && id <= USERS; id++) rows.push([id, `user${id}`, `user${id}@example.com`]);
+        await conn.query('INSERT INTO bench_users (id, name, email) VALUES ?', [rows]);
+      }
+      const cards = allCards();
+      for (let start = 0; start < cards.length; start += 1000) await conn.query('INSERT INTO cards (id, board_id, title) VALUES ?', [cards.slice(start, start + 1000)]);
+      const [[{ n }]] = await conn.query('SELECT COUNT(*) AS n FROM bench_users');
+      if (Number(n) !== USERS) throw new Error(`bench_users has ${n} rows, expected ${USERS}`);
+    },
+  });
 }
 
 /**

@@ -25,25 +25,10 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
-import {
-  CONNECT_MS,
-  cpuMs,
-  createDatabase,
-  findDatabasePid,
-  fmt,
-  here,
-  listeningReady,
-  log,
-  machineCpuMs,
-  openSockets,
-  percentile,
-  root,
-  serverChildren,
-  sockeyProblem,
-  sockeyReady,
-  START_MS,
-  stderrProblem,
-} from './common.js';
+import { CONNECT_MS, fmt, here, log, openSockets, percentile, root, START_MS } from './common.js';
+import { createDatabase } from './db.js';
+import { cpuMs, findDatabasePid, machineCpuMs } from './proc.js';
+import { listeningReady, serverStarter, stderrProblem } from './servers.js';
 
 // ---------------------------------------------------------------- options
 
@@ -148,7 +133,17 @@ const seedMax = opts.boards * opts.cards; // the largest card id before the writ
 
 // ---------------------------------------------------------------- cleanup
 
-const children = serverChildren({ nodeArgs, onUnexpectedExit: (why) => void bail(1, why) });
+const servers = new Set();
+const children = serverStarter({
+  cwd: root,
+  nodeArgs,
+  startMs: START_MS,
+  log,
+  registry: servers,
+  onExit: (handle, how, tail) => {
+    if (!cleaning) void bail(1, `${handle.label} exited unexpectedly (${how})\n${tail.join('\n')}`);
+  },
+});
 const databases = []; // { name, drop() }
 const sqliteFiles = [];
 let cleaning;
@@ -259,13 +254,7 @@ async function resetCards(backend) {
 
 function startSockey(driver, env) {
   const manifest = driver === 'sqlite' ? 'sockey.live.sqlite.bench.yaml' : 'sockey.live.bench.yaml';
-  return children.start(
-    `sockey-${driver}`,
-    [sockeyBin, 'serve', path.join(here, manifest), '--port', '0', '--host', '127.0.0.1', '--log', 'json'],
-    { ...env, SOCKEY_LOG_LEVEL: 'info' },
-    sockeyReady,
-    sockeyProblem,
-  );
+  return children.sockey(`sockey-${driver}`, sockeyBin, path.join(here, manifest), env);
 }
 
 function startBaseline(driver, env) {

@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
-import { io as connect } from 'socket.io-client';
+import { fmt, mean, median, openSockets, percentile } from './common.js';
 import { BOARDS, CARDS_PER_BOARD, createMariaDb, createSqliteFile, randomUser, removeSqliteFile, USERS, userRow } from './db.js';
 import { allProcessesCpu, cpuMs, findDatabasePid, machineCpuMs } from './proc.js';
 import { serverStarter } from './servers.js';
@@ -231,8 +231,7 @@ let cleaning;
 
 function cleanup() {
   cleaning ??= (async () => {
-    for (const child of children) child.stop();
-    await Promise.all([...children].map((c) => c.exited));
+    await starter.stopAll();
     if (database) {
       try {
         await database.drop();
@@ -382,28 +381,6 @@ async function waitForQuiet(servers) {
 }
 
 // ---------------------------------------------------------------- load
-
-/** N sockets to one server, all connected, websocket only, one connection each. */
-async function openSockets(port, n) {
-  const url = `http://127.0.0.1:${port}`;
-  const sockets = [];
-  try {
-    await Promise.all(
-      Array.from({ length: n }, () => {
-        const socket = connect(url, { transports: ['websocket'], forceNew: true, reconnection: false, timeout: CONNECT_MS });
-        sockets.push(socket);
-        return new Promise((resolve, reject) => {
-          socket.once('connect', resolve);
-          socket.once('connect_error', (e) => reject(new Error(`cannot connect to ${url}: ${e.message}`)));
-        });
-      }),
-    );
-  } catch (e) {
-    for (const s of sockets) s.disconnect();
-    throw e;
-  }
-  return sockets;
-}
 
 /** One emit with an ack, for setup steps (not measured). */
 function request(socket, event, payload) {
@@ -644,19 +621,6 @@ async function runRound(st, scenario, servers) {
     errorCount: [...errors.values()].reduce((a, e) => a + e.count, 0),
   };
 }
-
-function percentile(values, q) {
-  if (values.length === 0) return NaN;
-  const sorted = Float64Array.from(values).sort();
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
-}
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const fmt = (n, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : '-');
 
 // ---------------------------------------------------------------- main
 

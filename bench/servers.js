@@ -1,4 +1,4 @@
-// Starting the benchmarks' servers as child processes (bench/run.js, bench/workers.js):
+// Starting the benchmarks' servers as child processes (bench/run.js, bench/workers.js, bench/live.js):
 // sockey (`serve <manifest> --port 0 --host 127.0.0.1 --log json`, its port from the
 // JSON line `sockey listening on http://HOST:PORT (...)`; with --workers the primary
 // prints that line once every worker serves) and bench/handwritten.js (`listening on
@@ -17,12 +17,35 @@ function parseJson(line) {
   }
 }
 
+/** `ready` for `sockey serve --log json`: the port of its `sockey listening on http://HOST:PORT (...)` line. */
+export function sockeyReady(line, stream) {
+  if (stream !== 'stderr') return undefined;
+  const m = /^sockey listening on http:\/\/[^\s]+:(\d+) \(/.exec(parseJson(line)?.msg ?? '');
+  return m ? Number(m[1]) : undefined;
+}
+
+/** `isProblem` for `sockey serve --log json`: warnings and above, or a line that is not JSON. */
+export function sockeyProblem(line) {
+  const rec = parseJson(line);
+  return !rec || typeof rec.level !== 'number' || rec.level >= 40;
+}
+
+/** `ready` for the hand-written servers: `listening on PORT` on stdout. */
+export function listeningReady(line, stream) {
+  const m = stream === 'stdout' ? /^listening on (\d+)$/.exec(line) : null;
+  return m ? Number(m[1]) : undefined;
+}
+
+/** `isProblem` for the hand-written servers: anything on stderr. */
+export const stderrProblem = (_line, stream) => stream === 'stderr';
+
 /**
  * A starter of server children that share these settings:
  *   cwd, nodeArgs (node flags before the script), startMs (a server must listen within this),
  *   log(line), registry (a Set: each server is in it from spawn to exit, for the cleanup),
  *   onExit(handle, how, tail) (a server that exits after it listened; `tail` its last lines).
- * Each start resolves with a handle { label, pid, port, problems, problemCount, exited, stop() }.
+ * Each start resolves with a handle { label, pid, port, problems, problemCount, exited, stop() };
+ * stopAll() stops every server of the registry (SIGTERM, SIGKILL after 3 s) and waits for them.
  */
 export function serverStarter({ cwd, nodeArgs = [], startMs = 20_000, log, registry, onExit = () => {} }) {
   /** Starts `node <nodeArgs> <args>` and resolves once `ready(line, stream)` returns its port. */
@@ -92,35 +115,18 @@ export function serverStarter({ cwd, nodeArgs = [], startMs = 20_000, log, regis
 
   /** `node <bin> serve <manifest> --port 0 --host 127.0.0.1 --log json <extra>` (e.g. extra = ['--workers', '2']). */
   function sockey(label, bin, manifest, env, extra = []) {
-    return start(
-      label,
-      [bin, 'serve', manifest, '--port', '0', '--host', '127.0.0.1', '--log', 'json', ...extra],
-      { ...env, SOCKEY_LOG_LEVEL: 'info' },
-      (line, stream) => {
-        if (stream !== 'stderr') return undefined;
-        const m = /^sockey listening on http:\/\/[^\s]+:(\d+) \(/.exec(parseJson(line)?.msg ?? '');
-        return m ? Number(m[1]) : undefined;
-      },
-      (line) => {
-        const rec = parseJson(line);
-        return !rec || typeof rec.level !== 'number' || rec.level >= 40; // warn and above, or not JSON
-      },
-    );
+    return start(label, [bin, 'serve', manifest, '--port', '0', '--host', '127.0.0.1', '--log', 'json', ...extra], { ...env, SOCKEY_LOG_LEVEL: 'info' }, sockeyReady, sockeyProblem);
   }
 
   /** `node bench/handwritten.js --port 0 --host 127.0.0.1 <args>` (e.g. ['--sqlite']). */
   function handwritten(label, args, env) {
-    return start(
-      label,
-      [path.join(here, 'handwritten.js'), '--port', '0', '--host', '127.0.0.1', ...args],
-      env,
-      (line, stream) => {
-        const m = stream === 'stdout' ? /^listening on (\d+)$/.exec(line) : null;
-        return m ? Number(m[1]) : undefined;
-      },
-      (_line, stream) => stream === 'stderr',
-    );
+    return start(label, [path.join(here, 'handwritten.js'), '--port', '0', '--host', '127.0.0.1', ...args], env, listeningReady, stderrProblem);
   }
 
-  return { start, sockey, handwritten };
+  async function stopAll() {
+    for (const child of registry) child.stop();
+    await Promise.all([...registry].map((c) => c.exited));
+  }
+
+  return { start, sockey, handwritten, stopAll };
 }

@@ -104,8 +104,7 @@ let cleaning;
 function cleanup() {
   cleaning ??= (async () => {
     for (const l of loaders) if (l.exitCode === null && l.signalCode === null) l.kill('SIGTERM');
-    for (const c of children) c.stop();
-    await Promise.all([...children].map((c) => c.exited));
+    await starter.stopAll();
     if (database) {
       try {
         await database.drop();
