@@ -35,7 +35,7 @@ export interface SqlTables {
   analyze(text: string): StatementTables;
 }
 
-type Node = Record<string, unknown> & { type?: string };
+type Node = SqlNode;
 interface Parser {
   astify(sql: string, opt: { database: string }): Node | Node[];
   tableList(sql: string, opt: { database: string }): string[];
@@ -57,33 +57,53 @@ export function sqlTablesFor(dialect: Dialect): SqlTables {
   return t;
 }
 
+/** One statement as node-sql-parser reads it: its tree (placeholders numbered `:__p<i>`), and its `op::db::table` list. */
+export interface ParsedStatement {
+  tree: SqlNode;
+  tableList(): string[];
+}
+
+export type SqlNode = Record<string, unknown> & { type?: string };
+
 /**
- * node-sql-parser for the dialect, loaded only by apps with live routes (it is
- * large). A statement its grammar refuses is tried with the other one, then,
- * for writes, read by a pattern for its target tables.
+ * node-sql-parser's grammar for the dialect, then the other one (each refuses
+ * some of the other's syntax), loaded on first use: it is large, and only live
+ * routes and `sockey types` read SQL. Undefined when neither reads `text` (`?`
+ * placeholders) as exactly one statement.
  */
+export function parseStatement(text: string, dialect: Dialect): ParsedStatement | undefined {
+  const marked = numberPlaceholders(text, dialect);
+  for (const [parser, database] of grammarsFor(dialect)) {
+    let ast: SqlNode | SqlNode[];
+    try {
+      ast = parser.astify(marked, { database });
+    } catch {
+      continue;
+    }
+    if (Array.isArray(ast) && ast.length !== 1) return undefined;
+    return { tree: (Array.isArray(ast) ? ast[0] : ast)!, tableList: () => parser.tableList(marked, { database }) };
+  }
+  return undefined;
+}
+
+const grammars = new Map<Dialect, Array<[Parser, string]>>();
+
+function grammarsFor(dialect: Dialect): Array<[Parser, string]> {
+  let list = grammars.get(dialect);
+  if (!list) {
+    const require = createRequire(import.meta.url);
+    const load = (g: 'mariadb' | 'sqlite'): [Parser, string] => [new (require(`node-sql-parser/build/${g}`) as { Parser: new () => Parser }).Parser(), g === 'mariadb' ? 'MariaDB' : 'Sqlite'];
+    grammars.set(dialect, (list = dialect === 'mysql' ? [load('mariadb'), load('sqlite')] : [load('sqlite'), load('mariadb')]));
+  }
+  return list;
+}
+
+/** Tables and keys by node-sql-parser; a write it cannot read, by a pattern for its target tables. */
 export function loadSqlTables(dialect: Dialect): SqlTables {
-  const require = createRequire(import.meta.url);
-  const Own = (require(dialect === 'mysql' ? 'node-sql-parser/build/mariadb' : 'node-sql-parser/build/sqlite') as { Parser: new () => Parser }).Parser;
-  const Other = (require(dialect === 'mysql' ? 'node-sql-parser/build/sqlite' : 'node-sql-parser/build/mariadb') as { Parser: new () => Parser }).Parser;
-  const grammars: Array<[Parser, string]> = [
-    [new Own(), dialect === 'mysql' ? 'MariaDB' : 'Sqlite'],
-    [new Other(), dialect === 'mysql' ? 'Sqlite' : 'MariaDB'],
-  ];
   return {
     analyze(text) {
-      const marked = numberPlaceholders(text, dialect);
-      for (const [parser, database] of grammars) {
-        try {
-          const ast = parser.astify(marked, { database });
-          if (Array.isArray(ast) && ast.length !== 1) break;
-          const tree = (Array.isArray(ast) ? ast[0] : ast)!;
-          return analyzeTree(tree, parser.tableList(marked, { database }), text);
-        } catch {
-          // the other grammar, then the patterns
-        }
-      }
-      return fallback(text);
+      const parsed = parseStatement(text, dialect);
+      return parsed ? analyzeTree(parsed.tree, parsed.tableList(), text) : fallback(text);
     },
   };
 }

@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module';
-import { numberPlaceholders, type Dialect } from '../db/named-params.js';
+import type { Dialect } from '../db/named-params.js';
+import { parseStatement, type SqlNode } from '../db/sql-tables.js';
 import { numberShape, objectOf, stringShape, unknownShape, type Shape } from './shape.js';
 
 /**
@@ -8,10 +8,7 @@ import { numberShape, objectOf, stringShape, unknownShape, type Shape } from './
  */
 export type StatementKind = { kind: 'rows'; row: Shape } | { kind: 'write' } | { kind: 'unknown' };
 
-type Node = Record<string, unknown> & { type?: string };
-interface Parser {
-  astify(sql: string, opt: { database: string }): Node | Node[];
-}
+type Node = SqlNode;
 
 const OPEN_ROW = objectOf([], true);
 const READ_START = /^\s*(?:\(\s*)*SELECT\b/i;
@@ -22,35 +19,12 @@ export interface StatementReader {
   read(text: string): StatementKind;
 }
 
-/** node-sql-parser for the dialect, then the other one; a statement neither reads is told by its first word. */
+/** node-sql-parser (db/sql-tables.ts, both grammars); a statement it does not read is told by its first word. */
 export function statementReader(dialect: Dialect): StatementReader {
-  const require = createRequire(import.meta.url);
-  const load = (g: 'mariadb' | 'sqlite') => new (require(`node-sql-parser/build/${g}`) as { Parser: new () => Parser }).Parser();
-  let grammars: Array<[Parser, string]> | undefined;
   return {
     read(text) {
-      grammars ??=
-        dialect === 'mysql'
-          ? [
-              [load('mariadb'), 'MariaDB'],
-              [load('sqlite'), 'Sqlite'],
-            ]
-          : [
-              [load('sqlite'), 'Sqlite'],
-              [load('mariadb'), 'MariaDB'],
-            ];
-      const marked = numberPlaceholders(text, dialect);
-      for (const [parser, database] of grammars) {
-        let ast: Node | Node[];
-        try {
-          ast = parser.astify(marked, { database });
-        } catch {
-          continue;
-        }
-        const tree = Array.isArray(ast) ? (ast.length === 1 ? ast[0]! : undefined) : ast;
-        if (tree) return kindOf(tree);
-        break;
-      }
+      const parsed = parseStatement(text, dialect);
+      if (parsed) return kindOf(parsed.tree);
       if (READ_START.test(text)) return { kind: 'rows', row: OPEN_ROW };
       if (WRITE_START.test(text) && !/\bRETURNING\b/i.test(text)) return { kind: 'write' };
       return { kind: 'unknown' };
