@@ -44,6 +44,13 @@ routes:
     params: ${board}
     live: true
     sql: SELECT id, title FROM cards WHERE board_id = :board ORDER BY id
+  cards.mine:
+    auth: required
+    guard: member
+    params: ${board}
+    live: true
+    sql: SELECT id, title FROM cards WHERE board_id = :board ORDER BY id
+    reply: { me: "{{auth.name}}", cards: "{{res}}" }
   cards.add:
     auth: required
     params: ${card}
@@ -181,6 +188,20 @@ describe.each(['sqlite', 'mysql'] as const)('live queries on %s (SPEC §7)', (dr
     await flush(a.s, c.s);
     expect(pushes(a.seen)).toEqual([['uno']]);
     expect(pushes(c.seen)).toEqual([]);
+  });
+
+  it('a reply that reads the user groups subscriptions per user: each gets its own result', async () => {
+    const t = await start();
+    const a = await signedUp(t, 'alice');
+    const b = await signedUp(t, 'bob');
+    for (const s of [a, b]) await call(s, 'member.add', { board: 1 });
+    expect((await call(a, 'cards.mine', { board: 1 })).res).toEqual({ me: 'alice', cards: [] });
+    expect((await call(b, 'cards.mine', { board: 1 })).res).toEqual({ me: 'bob', cards: [] });
+    const atA = next(a, 'cards.mine_data');
+    const atB = next(b, 'cards.mine_data');
+    await call(a, 'cards.add', { board: 1, title: 'one' });
+    expect((await atA).res).toEqual({ me: 'alice', cards: [{ id: expect.any(Number), title: 'one' }] });
+    expect((await atB).res).toEqual({ me: 'bob', cards: [{ id: expect.any(Number), title: 'one' }] });
   });
 
   it('a statement list is one write: one push with both rows', async () => {

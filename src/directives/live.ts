@@ -6,6 +6,7 @@ import type { ManifestPath } from '../manifest/diagnostics.js';
 import type { RawLive } from '../manifest/types.js';
 import type { Directive } from './directive.js';
 import type { BoundStatement } from './sql.js';
+import { replyReadsAuth } from './template.js';
 
 /** Fastest `poll:`: a poll is a fallback, not the way live queries work. */
 const MIN_POLL_MS = 100;
@@ -68,7 +69,7 @@ export const liveDirective: Directive = {
     // A guard that cannot be read (a hook) is checked again whenever the query re-runs.
     const guardPlan = draft.guardRead ? tables.analyze(draft.guardRead.text) : undefined;
     const guard: Keyed | undefined = guardPlan?.kind === 'read' ? { tables: guardPlan.read.tables, keys: keysOf(guardPlan.read.keys, draft.guardRead!) } : undefined;
-    const byUser = read.names.some((n) => n.startsWith('auth.')) || (raw.reply !== undefined && JSON.stringify(raw.reply).includes('auth'));
+    const byUser = read.names.some((n) => n.startsWith('auth.')) || (raw.reply !== undefined && replyReadsAuth(raw.reply));
     const strip = (k: LiveKey & { param: string }): LiveKey => ({ table: k.table, column: k.column, value: k.value });
     draft.live = Object.freeze({
       query: { tables: query.tables, keys: query.keys.map(strip) },

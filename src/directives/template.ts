@@ -87,5 +87,10 @@ export function compileReply(value: unknown, ctx: DirectiveContext, path: Manife
   return (call, res) => compiled.render(viewOf(call, res));
 }
 
+/** Whether a reply template reads the signed-in user (`{{auth.name}}`): then its result depends on who asks. */
+export function replyReadsAuth(value: unknown): boolean {
+  return compileValueTemplate(value, () => undefined).names.some((n) => n === 'auth' || n.startsWith('auth.'));
+}
+
 /** A name known only after the action: its result, or a named step's. */
 const readsResult = (n: string) => n === 'res' || n.startsWith('res.') || n === 'steps' || n.startsWith('steps.');

@@ -170,18 +170,11 @@ export class LiveQueries {
 
   /** Stops the socket's subscription to `event` with these (validated) params; how many it stopped (0 or 1). */
   unsubscribe(socket: Socket, event: string, params: Record<string, unknown>, user: AuthUser | null): number {
-    const route = this.table.routes.get(event);
-    const byKey = this.groups.get(event);
-    if (!byKey) return 0;
-    for (const k of route?.live?.byUser === false ? [groupKey(params, null)] : [groupKey(params, user), groupKey(params, null)]) {
-      const group = byKey.get(k);
-      const sub = group?.subscribers.get(socket.id);
-      if (group && sub) {
-        this.remove(group, sub);
-        return 1;
-      }
-    }
-    return 0;
+    const group = this.groups.get(event)?.get(groupKey(params, this.table.routes.get(event)?.live?.byUser ? user : null));
+    const sub = group?.subscribers.get(socket.id);
+    if (!group || !sub) return 0;
+    this.remove(group, sub);
+    return 1;
   }
 
   /** Writes committed through this node's driver: applied here, and sent to the other nodes. */
